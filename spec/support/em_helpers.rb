@@ -1,0 +1,118 @@
+# frozen_string_literal: true
+
+require 'socket'
+
+module EMWSSpec
+  # Helpers mixed into every example group.
+  module Helpers
+    HOST = '127.0.0.1'
+
+    # A TCP port on 127.0.0.1 that was free a moment ago.
+    def free_port
+      server = TCPServer.new(HOST, 0)
+      server.addr[1]
+    ensure
+      server&.close
+    end
+
+    def port
+      @port ||= free_port
+    end
+
+    def monotonic
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    # Runs the reactor with the block; a hard timer stops it and fails the
+    # example when it has not been stopped (by +done+) within +timeout+.
+    def em_run(timeout: 5, &blk)
+      timed_out = false
+      EM.run do
+        EM.add_timer(timeout) do
+          timed_out = true
+          EM.stop
+        end
+        blk.call
+      end
+      return unless timed_out
+
+      RSpec::Expectations.fail_with("EM.run did not finish within #{timeout}s")
+    end
+
+    # Stops the reactor (ends em_run)
+    def done
+      EM.stop if EM.reactor_running?
+    end
+
+    # Stops the reactor a little later, so that writes in flight complete and
+    # late (unwanted) callbacks get a chance to show up.
+    def done_later(delay = 0.1)
+      EM.add_timer(delay) { done }
+    end
+
+    # Polls +cond+ every +interval+ until it is true, then runs the block.
+    # Gives up (silently: em_run's timer fails the example) after +timeout+.
+    def when_true(cond, timeout: 4, interval: 0.01, &blk)
+      deadline = monotonic + timeout
+      timer = EM.add_periodic_timer(interval) do
+        if cond.call
+          timer.cancel
+          blk.call
+        elsif monotonic > deadline
+          timer.cancel
+        end
+      end
+    end
+
+    # EM::WebSocket.run on 127.0.0.1:port
+    def start_server(options = {}, &blk)
+      EM::WebSocket.run({ host: HOST, port: port }.merge(options), &blk)
+    end
+
+    def ws_request(**opts)
+      Handshake.rfc6455_request(host: "#{HOST}:#{port}", **opts)
+    end
+
+    # An EM RawClient connected to the server; sends an RFC 6455 handshake
+    # unless +request+ is given (pass raw bytes, or false for nothing).
+    def connect_client(request: nil, handshake: true, echo_close: true, **req_opts)
+      request = ws_request(**req_opts) if request.nil?
+      EM.connect(HOST, port, RawClient,
+                 { request: request || nil, handshake: handshake, echo_close: echo_close })
+    end
+
+    # Starts a block in a thread; its value or exception is kept. The reactor
+    # is stopped (through EM.schedule) when the thread ends.
+    def in_thread(stop_reactor: true, &blk)
+      holder = { value: nil, error: nil }
+      thread = Thread.new do
+        holder[:value] = blk.call
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        holder[:error] = e
+      ensure
+        EM.schedule { done } if stop_reactor && EM.reactor_running?
+      end
+      [thread, holder]
+    end
+
+    def join_thread!(thread, holder, timeout: 5)
+      thread.join(timeout) or raise "client thread still running after #{timeout}s"
+      raise holder[:error] if holder[:error]
+
+      holder[:value]
+    end
+
+    # A string that claims to be UTF-8 but is not valid UTF-8
+    def invalid_utf8
+      String.new("\xC3\x28 bad", encoding: Encoding::UTF_8)
+    end
+
+    def with_max_frame_size(size)
+      old = EM::WebSocket.max_frame_size
+      EM::WebSocket.max_frame_size = size
+      yield
+    ensure
+      EM::WebSocket.max_frame_size = old
+    end
+  end
+end
