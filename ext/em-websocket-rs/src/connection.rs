@@ -1,0 +1,100 @@
+//! `EmWebSocketRs::Native::Connection`: what Ruby sends through.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use emws_core::OutKind;
+use emws_server::{ConnectionHandle, Sent};
+use magnus::{Error, RString, Ruby};
+
+#[magnus::wrap(class = "EmWebSocketRs::Native::Connection", free_immediately, size)]
+pub struct NativeConnection(pub Arc<ConnectionHandle>);
+
+/// Copies a Ruby string's bytes: the one copy a message makes on its way out.
+fn copy_bytes(string: RString) -> Bytes {
+    // SAFETY: the slice is copied before any Ruby code can run and move or
+    // change the string.
+    Bytes::copy_from_slice(unsafe { string.as_slice() })
+}
+
+fn sent_code(sent: Sent) -> u8 {
+    match sent {
+        Sent::Queued => 0,
+        Sent::LimitReached => 1,
+        Sent::Gone => 2,
+    }
+}
+
+impl NativeConnection {
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    pub fn peer_ip(&self) -> String {
+        self.0.peer.ip().to_string()
+    }
+
+    pub fn peer_port(&self) -> u16 {
+        self.0.peer.port()
+    }
+
+    /// Queues a frame: `kind` is the RFC 6455 opcode (1 text, 2 binary, 9 ping,
+    /// 10 pong). Returns 0 when queued, 1 when `:outbound_limit` aborted the
+    /// connection, 2 when the connection is already gone.
+    pub fn send_frame(ruby: &Ruby, rb_self: &Self, kind: u8, data: RString) -> Result<u8, Error> {
+        let kind = match kind {
+            1 => OutKind::Text,
+            2 => OutKind::Binary,
+            9 => OutKind::Ping,
+            10 => OutKind::Pong,
+            other => {
+                return Err(Error::new(
+                    ruby.exception_arg_error(),
+                    format!("unknown frame kind {other}"),
+                ))
+            }
+        };
+        Ok(sent_code(rb_self.0.send(kind, copy_bytes(data))))
+    }
+
+    pub fn send_raw(&self, data: RString) -> u8 {
+        sent_code(self.0.send_raw(copy_bytes(data)))
+    }
+
+    pub fn close(&self, code: Option<u16>, reason: Option<RString>, timeout: f64) {
+        let reason = reason.map(copy_bytes).unwrap_or_default();
+        self.0.close(code, reason, duration(timeout).unwrap_or(Duration::MAX));
+    }
+
+    pub fn disconnect(&self, after_writing: bool) {
+        self.0.disconnect(after_writing);
+    }
+
+    pub fn outbound_bytes(&self) -> usize {
+        self.0.outbound_bytes()
+    }
+
+    pub fn set_max_frame_size(&self, max: usize) {
+        self.0.set_max_frame_size(max);
+    }
+
+    pub fn set_inactivity_timeout(&self, seconds: f64) {
+        self.0.set_inactivity_timeout(duration(seconds));
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
+/// Seconds from Ruby; zero, negative or not a number means none.
+pub fn duration(seconds: f64) -> Option<Duration> {
+    if seconds.is_finite() && seconds > 0.0 {
+        Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+    } else if seconds == f64::INFINITY {
+        Some(Duration::MAX)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,208 @@
+//! `EmWebSocketRs::Native::Reactor`: delivers the bridge's events to Ruby.
+//!
+//! `dispatch` runs on the reactor thread when the wake descriptor is readable.
+//! It takes the whole batch and calls one Ruby method per event on the
+//! connection object (looked up by id in the Ruby side's Hash). If a callback
+//! raises, the rest of the batch is kept for the next call and the wake
+//! descriptor is made readable again, so that an exception the application
+//! lets escape into the reactor loses no event.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use emws_core::HandshakeConfig;
+use emws_server::{Bridge, ErrorKind, Event, Opened, Server, ServerConfig};
+use magnus::value::{LazyId, ReprValue};
+use magnus::{Error, RArray, RHash, RString, Ruby, Symbol, TryConvert, Value};
+
+use crate::connection::{duration, NativeConnection};
+use crate::server::NativeServer;
+
+static ACCEPT: LazyId = LazyId::new("_rs_accept");
+static OPEN: LazyId = LazyId::new("_rs_open");
+static MESSAGE: LazyId = LazyId::new("_rs_message");
+static BINARY: LazyId = LazyId::new("_rs_binary");
+static PING: LazyId = LazyId::new("_rs_ping");
+static PONG: LazyId = LazyId::new("_rs_pong");
+static ERROR: LazyId = LazyId::new("_rs_error");
+static CLOSE: LazyId = LazyId::new("_rs_close");
+
+#[magnus::wrap(class = "EmWebSocketRs::Native::Reactor", free_immediately, size)]
+pub struct Reactor {
+    bridge: Arc<Bridge>,
+    /// Events of a batch interrupted by an exception, delivered first next time.
+    pending: RefCell<Vec<Event>>,
+}
+
+impl Reactor {
+    pub fn new(ruby: &Ruby) -> Result<Reactor, Error> {
+        let bridge = Bridge::new().map_err(|e| {
+            Error::new(
+                ruby.exception_runtime_error(),
+                format!("cannot create the event descriptor: {e}"),
+            )
+        })?;
+        Ok(Reactor {
+            bridge: Arc::new(bridge),
+            pending: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.bridge.wake_fd()
+    }
+
+    /// Binds and starts a server; raises `RuntimeError` ("no acceptor ...",
+    /// as EventMachine does) when the address cannot be bound.
+    pub fn listen(ruby: &Ruby, rb_self: &Self, options: RHash) -> Result<NativeServer, Error> {
+        let config = server_config(ruby, options)?;
+        let where_ = format!("{}:{}", config.host, config.port);
+        Server::start(config, rb_self.bridge.clone())
+            .map(NativeServer)
+            .map_err(|e| {
+                Error::new(
+                    ruby.exception_runtime_error(),
+                    format!(
+                        "no acceptor (port is in use or requires root privileges) on {where_}: {e}"
+                    ),
+                )
+            })
+    }
+
+    /// Delivers every queued event; returns how many were delivered.
+    pub fn dispatch(
+        ruby: &Ruby,
+        rb_self: &Self,
+        router: Value,
+        connections: RHash,
+    ) -> Result<usize, Error> {
+        let mut batch = std::mem::take(&mut *rb_self.pending.borrow_mut());
+        let mut fresh = Vec::new();
+        rb_self.bridge.take_batch(&mut fresh);
+        if batch.is_empty() {
+            batch = fresh;
+        } else {
+            batch.append(&mut fresh);
+        }
+        let total = batch.len();
+        let mut events = batch.into_iter();
+        while let Some(event) = events.next() {
+            if let Err(error) = deliver(ruby, router, connections, event) {
+                let mut pending = rb_self.pending.borrow_mut();
+                let mut rest: Vec<Event> = events.collect();
+                rest.append(&mut pending);
+                *pending = rest;
+                if !pending.is_empty() {
+                    rb_self.bridge.wake();
+                }
+                return Err(error);
+            }
+        }
+        Ok(total)
+    }
+}
+
+fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Result<(), Error> {
+    let id = event.connection_id();
+    if let Event::Accepted { server, handle } = event {
+        let _: Value = router.funcall(ACCEPT, (server, NativeConnection(handle)))?;
+        return Ok(());
+    }
+    let Some(conn) = connections.get(id) else {
+        // The Ruby side refused the connection (its server had stopped).
+        return Ok(());
+    };
+    let _: Value = match event {
+        Event::Accepted { .. } => unreachable!("handled above"),
+        Event::Opened { opened, .. } => conn.funcall(OPEN, open_args(ruby, *opened)?)?,
+        Event::Text { data, .. } => {
+            // The core has validated the text as UTF-8.
+            let text = ruby.enc_str_new(&data, ruby.utf8_encoding());
+            conn.funcall(MESSAGE, (text,))?
+        }
+        Event::Binary { data, .. } => conn.funcall(BINARY, (ruby.str_from_slice(&data),))?,
+        Event::Ping { data, .. } => conn.funcall(PING, (ruby.str_from_slice(&data),))?,
+        Event::Pong { data, .. } => conn.funcall(PONG, (ruby.str_from_slice(&data),))?,
+        Event::Error { kind, message, .. } => conn.funcall(ERROR, (error_kind(kind), message))?,
+        Event::Closed { info, opened, .. } => {
+            let _: Option<Value> = connections.delete(id)?;
+            let reason = info
+                .reason
+                .map(|reason| ruby.enc_str_new(&reason, ruby.utf8_encoding()));
+            conn.funcall(CLOSE, (info.code, reason, info.was_clean, opened))?
+        }
+    };
+    Ok(())
+}
+
+type OpenArgs = (
+    RString,
+    RString,
+    RArray,
+    u32,
+    bool,
+    Option<RString>,
+    bool,
+    bool,
+);
+
+fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
+    let request = opened.request;
+    let headers = ruby.ary_new_capa(request.headers.len() * 2);
+    for (name, value) in &request.headers {
+        headers.push(ruby.str_new(name))?;
+        headers.push(ruby.str_new(value))?;
+    }
+    Ok((
+        ruby.str_new(&request.path),
+        ruby.str_new(&request.query_string),
+        headers,
+        request.version,
+        opened.secure,
+        opened.protocol.as_deref().map(|p| ruby.str_new(p)),
+        opened.draft.pingable(),
+        opened.draft.supports_close_codes(),
+    ))
+}
+
+fn error_kind(kind: ErrorKind) -> Symbol {
+    Symbol::new(match kind {
+        ErrorKind::Handshake => "handshake",
+        ErrorKind::Protocol => "protocol",
+        ErrorKind::InvalidData => "invalid_data",
+        ErrorKind::MessageTooBig => "message_too_big",
+    })
+}
+
+/// Reads the option Hash the Ruby side has already validated.
+fn server_config(ruby: &Ruby, options: RHash) -> Result<ServerConfig, Error> {
+    fn get<T: TryConvert>(ruby: &Ruby, options: RHash, key: &str) -> Result<Option<T>, Error> {
+        match options.get(ruby.to_symbol(key)) {
+            Some(value) if !value.is_nil() => T::try_convert(value).map(Some),
+            _ => Ok(None),
+        }
+    }
+    let defaults = ServerConfig::default();
+    let secure_proxy = get::<bool>(ruby, options, "secure_proxy")?.unwrap_or(false);
+    let secure = get::<bool>(ruby, options, "secure")?.unwrap_or(false);
+    Ok(ServerConfig {
+        host: get(ruby, options, "host")?.unwrap_or(defaults.host),
+        port: get(ruby, options, "port")?.unwrap_or(defaults.port),
+        handshake: HandshakeConfig {
+            secure: secure || secure_proxy,
+            protocols: get(ruby, options, "protocols")?.unwrap_or_default(),
+        },
+        max_message_size: get(ruby, options, "max_message_size")?
+            .unwrap_or(defaults.max_message_size),
+        max_handshake_size: get(ruby, options, "max_handshake_size")?
+            .unwrap_or(defaults.max_handshake_size),
+        handshake_timeout: match get::<f64>(ruby, options, "handshake_timeout")? {
+            Some(seconds) => duration(seconds),
+            None => defaults.handshake_timeout,
+        },
+        outbound_limit: get(ruby, options, "outbound_limit")?.unwrap_or(defaults.outbound_limit),
+        require_masking: get(ruby, options, "strict_masking")?.unwrap_or(false),
+        reuse_port: get(ruby, options, "reuse_port")?.unwrap_or(false),
+        backlog: get(ruby, options, "backlog")?.unwrap_or(defaults.backlog),
+    })
+}

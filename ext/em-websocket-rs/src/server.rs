@@ -1,0 +1,47 @@
+//! `EmWebSocketRs::Native::Server` and the process-wide settings.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use emws_server::{runtime, Server, DEFAULT_MAX_FRAME_SIZE};
+use magnus::{Error, RArray, Ruby};
+
+#[magnus::wrap(class = "EmWebSocketRs::Native::Server", free_immediately, size)]
+pub struct NativeServer(pub Server);
+
+impl NativeServer {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addrs().first().map_or(0, |addr| addr.port())
+    }
+
+    pub fn addresses(ruby: &Ruby, rb_self: &Self) -> Result<RArray, Error> {
+        let list = ruby.ary_new();
+        for addr in rb_self.0.local_addrs() {
+            list.push(addr.to_string())?;
+        }
+        Ok(list)
+    }
+
+    /// Closes the listeners and every connection; waits up to `wait` seconds
+    /// for them to be gone. Their `Closed` events are then queued.
+    pub fn stop(&self, wait: f64) -> bool {
+        let wait = crate::connection::duration(wait).unwrap_or(Duration::ZERO);
+        self.0.stop(wait)
+    }
+}
+
+pub fn set_default_max_frame_size(max: usize) {
+    DEFAULT_MAX_FRAME_SIZE.store(max, Ordering::Relaxed);
+}
+
+pub fn set_worker_threads(count: usize) {
+    runtime::set_worker_threads(count);
+}
+
+pub fn worker_threads() -> usize {
+    runtime::worker_threads()
+}

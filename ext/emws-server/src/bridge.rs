@@ -1,0 +1,126 @@
+//! The bridge between connection tasks and the Ruby thread.
+//!
+//! Connection tasks push [`Event`]s into one queue; the push that finds the
+//! queue empty writes to an eventfd, so the reactor is woken once per batch and
+//! not once per event. The Ruby side reads the eventfd (resetting it) *before*
+//! taking the batch: an event pushed after the take finds the queue empty and
+//! wakes it again, and one pushed in between is part of the batch, so no event
+//! is ever left waiting without a wake-up.
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+use crate::event::Event;
+
+pub struct Bridge {
+    queue: Mutex<Vec<Event>>,
+    wake: OwnedFd,
+}
+
+impl Bridge {
+    pub fn new() -> io::Result<Bridge> {
+        // SAFETY: eventfd has no memory-safety preconditions; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Bridge {
+            queue: Mutex::new(Vec::new()),
+            // SAFETY: fd is a fresh descriptor owned by nobody else.
+            wake: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// The descriptor the reactor watches for readability.
+    pub fn wake_fd(&self) -> RawFd {
+        self.wake.as_raw_fd()
+    }
+
+    pub fn push(&self, event: Event) {
+        let was_empty = {
+            let mut queue = self.lock();
+            let was_empty = queue.is_empty();
+            queue.push(event);
+            was_empty
+        };
+        if was_empty {
+            self.wake();
+        }
+    }
+
+    /// Makes the wake descriptor readable.
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our own descriptor. The only
+        // possible failure is EAGAIN on counter overflow, which still leaves the
+        // descriptor readable, so the result can be ignored.
+        unsafe {
+            libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Resets the wake descriptor, then takes every queued event, in order.
+    /// `into` must be empty; its allocation is reused for the next batch.
+    pub fn take_batch(&self, into: &mut Vec<Event>) {
+        let mut counter: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64 from our own non-blocking descriptor;
+        // EAGAIN (nothing to reset) is the only expected failure and is harmless.
+        unsafe {
+            libc::read(self.wake.as_raw_fd(), (&mut counter as *mut u64).cast(), 8);
+        }
+        let mut queue = self.lock();
+        mem::swap(&mut *queue, into);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
+        // A panic while holding this lock cannot leave the Vec inconsistent.
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{CloseInfo, Event};
+
+    fn readable(fd: RawFd) -> bool {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    }
+
+    fn closed(id: u64) -> Event {
+        Event::Closed {
+            id,
+            info: CloseInfo::abnormal(),
+            opened: false,
+        }
+    }
+
+    #[test]
+    fn wakes_once_per_batch_and_keeps_order() {
+        let bridge = Bridge::new().unwrap();
+        assert!(!readable(bridge.wake_fd()));
+        bridge.push(closed(1));
+        assert!(readable(bridge.wake_fd()));
+        bridge.push(closed(2));
+        let mut batch = Vec::new();
+        bridge.take_batch(&mut batch);
+        assert!(!readable(bridge.wake_fd()));
+        let ids: Vec<u64> = batch.iter().map(Event::connection_id).collect();
+        assert_eq!(ids, vec![1, 2]);
+        batch.clear();
+        bridge.push(closed(3));
+        assert!(readable(bridge.wake_fd()));
+    }
+}

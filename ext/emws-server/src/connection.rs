@@ -1,0 +1,561 @@
+//! One WebSocket connection: its handle for the Ruby side and its task.
+//!
+//! The task owns the socket and the protocol state; the Ruby side talks to it
+//! only through the [`ConnectionHandle`]: a command queue, a wake-up, and a few
+//! atomics (outbound byte count, frame size limit). Everything the task learns
+//! goes out as [`Event`]s through the bridge, ending with exactly one `Closed`.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
+use emws_core::{Config, OutKind, Protocol, State};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+use tokio::time::{sleep_until, Instant};
+
+use crate::event::{CloseInfo, ErrorKind, Event, Opened};
+use crate::outbox::Outbox;
+use crate::server::ServerShared;
+
+/// `max_frame_size` for connections that have not set their own (em-websocket's
+/// `EM::WebSocket.max_frame_size`, read when each frame arrives).
+pub static DEFAULT_MAX_FRAME_SIZE: AtomicUsize = AtomicUsize::new(10 * 1024 * 1024);
+
+const UNSET: usize = usize::MAX;
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// Protocol replies (pongs, close echoes) queued for a peer that does not read
+/// beyond this stop us from reading more from it.
+const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
+
+/// What the Ruby side asks of a connection.
+enum Command {
+    Send { kind: OutKind, payload: Bytes },
+    Raw(Bytes),
+    Close { code: Option<u16>, reason: Bytes, timeout: Duration },
+    Disconnect { after_writing: bool },
+    InactivityTimeout(Option<Duration>),
+}
+
+/// The Ruby side's view of one connection; shared with its task.
+pub struct ConnectionHandle {
+    pub id: u64,
+    pub peer: SocketAddr,
+    commands: Mutex<VecDeque<Command>>,
+    wake: Notify,
+    /// Bytes accepted for sending and not yet written to the socket.
+    outbound: AtomicUsize,
+    max_frame_size: AtomicUsize,
+    outbound_limit: usize,
+    finished: AtomicBool,
+}
+
+/// What became of a message the application sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Queued,
+    /// `:outbound_limit` would have been passed: the connection is being aborted.
+    LimitReached,
+    /// The connection has already ended; the message is dropped, as
+    /// EventMachine drops data sent to a closed connection.
+    Gone,
+}
+
+impl ConnectionHandle {
+    pub(crate) fn new(id: u64, peer: SocketAddr, outbound_limit: usize) -> ConnectionHandle {
+        ConnectionHandle {
+            id,
+            peer,
+            commands: Mutex::new(VecDeque::new()),
+            wake: Notify::new(),
+            outbound: AtomicUsize::new(0),
+            max_frame_size: AtomicUsize::new(UNSET),
+            outbound_limit,
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues a data or control frame (encoded on the connection's task).
+    pub fn send(&self, kind: OutKind, payload: Bytes) -> Sent {
+        self.enqueue_counted(payload.len(), Command::Send { kind, payload })
+    }
+
+    /// Queues bytes to be written as they are (`EM::Connection#send_data`).
+    pub fn send_raw(&self, data: Bytes) -> Sent {
+        self.enqueue_counted(data.len(), Command::Raw(data))
+    }
+
+    /// Starts the closing handshake; the TCP connection is dropped if the peer
+    /// has not answered within `timeout`.
+    pub fn close(&self, code: Option<u16>, reason: Bytes, timeout: Duration) {
+        self.enqueue(Command::Close {
+            code,
+            reason,
+            timeout,
+        });
+    }
+
+    /// Drops the TCP connection, at once or once everything queued is written.
+    pub fn disconnect(&self, after_writing: bool) {
+        self.enqueue(Command::Disconnect { after_writing });
+    }
+
+    /// EventMachine's `comm_inactivity_timeout=`: `None` turns it off.
+    pub fn set_inactivity_timeout(&self, timeout: Option<Duration>) {
+        self.enqueue(Command::InactivityTimeout(timeout));
+    }
+
+    pub fn outbound_bytes(&self) -> usize {
+        self.outbound.load(Ordering::Relaxed)
+    }
+
+    pub fn set_max_frame_size(&self, max: usize) {
+        self.max_frame_size.store(max.min(UNSET - 1), Ordering::Relaxed);
+    }
+
+    pub fn max_frame_size(&self) -> usize {
+        match self.max_frame_size.load(Ordering::Relaxed) {
+            UNSET => DEFAULT_MAX_FRAME_SIZE.load(Ordering::Relaxed),
+            own => own,
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    fn enqueue_counted(&self, len: usize, command: Command) -> Sent {
+        if self.is_finished() {
+            return Sent::Gone;
+        }
+        let queued = self.outbound.load(Ordering::Relaxed);
+        if self.outbound_limit > 0 && queued.saturating_add(len) > self.outbound_limit {
+            self.disconnect(false);
+            return Sent::LimitReached;
+        }
+        self.outbound.fetch_add(len, Ordering::Relaxed);
+        self.enqueue(command);
+        Sent::Queued
+    }
+
+    fn enqueue(&self, command: Command) {
+        self.commands
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push_back(command);
+        self.wake.notify_one();
+    }
+
+    fn take_commands(&self) -> VecDeque<Command> {
+        std::mem::take(&mut *self.commands.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn written(&self, bytes: usize) {
+        // Saturating: bytes the task adds itself (frame headers, pongs) are
+        // counted in and out the same way, but a race with `finish` must not wrap.
+        let _ = self
+            .outbound
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(bytes)));
+    }
+}
+
+/// Reports `Closed` exactly once, however the task ends (panics included).
+struct Finish {
+    shared: Arc<ServerShared>,
+    handle: Arc<ConnectionHandle>,
+    info: CloseInfo,
+    opened: bool,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.handle.finished.store(true, Ordering::Release);
+        self.handle.outbound.store(0, Ordering::Relaxed);
+        self.shared.bridge.push(Event::Closed {
+            id: self.handle.id,
+            info: std::mem::replace(&mut self.info, CloseInfo::abnormal()),
+            opened: self.opened,
+        });
+    }
+}
+
+/// How the connection loop ends.
+#[derive(PartialEq, Eq)]
+enum Ending {
+    /// Keep going.
+    Running,
+    /// Write out what is queued, then close.
+    AfterWriting,
+    /// Close now, dropping what is queued.
+    Now,
+}
+
+struct Task<R, W> {
+    shared: Arc<ServerShared>,
+    handle: Arc<ConnectionHandle>,
+    finish: Finish,
+    reader: R,
+    writer: W,
+    inbuf: BytesMut,
+    outbox: Outbox,
+    protocol: Option<Protocol>,
+    events: Vec<emws_core::Event>,
+    ending: Ending,
+    handshake_deadline: Option<Instant>,
+    close_deadline: Option<(Instant, Duration)>,
+    inactivity: Option<Duration>,
+    last_activity: Instant,
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn run<S>(stream: S, shared: Arc<ServerShared>, handle: Arc<ConnectionHandle>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (reader, writer) = tokio::io::split(stream);
+    let now = Instant::now();
+    let handshake_deadline = shared.config.handshake_timeout.map(|t| now + t);
+    let mut task = Task {
+        finish: Finish {
+            shared: shared.clone(),
+            handle: handle.clone(),
+            info: CloseInfo::abnormal(),
+            opened: false,
+        },
+        shared,
+        handle,
+        reader,
+        writer,
+        inbuf: BytesMut::new(),
+        outbox: Outbox::default(),
+        protocol: None,
+        events: Vec::new(),
+        ending: Ending::Running,
+        handshake_deadline,
+        close_deadline: None,
+        inactivity: None,
+        last_activity: now,
+    };
+    task.run().await;
+}
+
+impl<R, W> Task<R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    async fn run(&mut self) {
+        let mut shutdown = self.shared.shutdown.subscribe();
+        if *shutdown.borrow() {
+            return;
+        }
+        loop {
+            if self.ending == Ending::Now
+                || (self.ending == Ending::AfterWriting && !self.outbox.has_work())
+            {
+                break;
+            }
+            let reading = self.ending == Ending::Running && self.outbox.len() < MAX_UNREAD_REPLIES;
+            let deadline = self.next_deadline();
+            let handle = self.handle.clone();
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = handle.wake.notified() => self.run_commands(),
+                read = read_some(&mut self.reader, &mut self.inbuf), if reading => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        self.last_activity = Instant::now();
+                        self.process_input();
+                    }
+                },
+                written = self.outbox.write_to(&mut self.writer), if self.outbox.has_work() => match written {
+                    Ok(n) => {
+                        if n > 0 {
+                            self.last_activity = Instant::now();
+                        }
+                        self.handle.written(n);
+                    }
+                    Err(_) => return,
+                },
+                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.on_deadline();
+                }
+            }
+        }
+        // A graceful end: let the peer see our FIN after the last byte.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.writer.shutdown()).await;
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let inactivity = self.inactivity.map(|t| self.last_activity + t);
+        [
+            self.handshake_deadline,
+            self.close_deadline.map(|(at, _)| at),
+            inactivity,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        if let Some((at, timeout)) = self.close_deadline {
+            if now >= at {
+                self.report_error(
+                    ErrorKind::Protocol,
+                    format!(
+                        "Close handshake un-acked after {}s, closing tcp connection",
+                        seconds(timeout)
+                    ),
+                );
+                self.ending = Ending::Now;
+                return;
+            }
+        }
+        if self.handshake_deadline.is_some_and(|at| now >= at) {
+            self.report_error(ErrorKind::Handshake, "Handshake timed out".to_string());
+            self.ending = Ending::Now;
+            return;
+        }
+        if self
+            .inactivity
+            .is_some_and(|t| now >= self.last_activity + t)
+        {
+            self.ending = Ending::Now;
+        }
+    }
+
+    fn run_commands(&mut self) {
+        for command in self.handle.take_commands() {
+            if self.ending == Ending::Now {
+                return;
+            }
+            match command {
+                Command::Send { kind, payload } => self.encode(kind, payload),
+                Command::Raw(data) => self.outbox.push_bytes(data),
+                Command::Close {
+                    code,
+                    reason,
+                    timeout,
+                } => self.start_close(code, &reason, timeout),
+                Command::Disconnect { after_writing } => {
+                    self.ending = if after_writing {
+                        Ending::AfterWriting
+                    } else {
+                        Ending::Now
+                    }
+                }
+                Command::InactivityTimeout(timeout) => {
+                    self.inactivity = timeout;
+                    self.last_activity = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn encode(&mut self, kind: OutKind, payload: Bytes) {
+        let Some(protocol) = self.protocol.as_ref() else {
+            // Not reachable through the Ruby API (it refuses before onopen).
+            self.handle.written(payload.len());
+            return;
+        };
+        if protocol.check_send(kind).is_err() || self.ending != Ending::Running {
+            self.handle.written(payload.len());
+            return;
+        }
+        let header = protocol.frame_header(kind, payload.len());
+        let trailer = protocol.frame_trailer(kind);
+        let before = self.outbox.len();
+        self.outbox.push_slice(header.as_ref());
+        self.outbox.push_bytes(payload);
+        self.outbox.push_slice(trailer);
+        self.add_overhead(before, 0);
+    }
+
+    /// Counts bytes the task queued itself beyond what the Ruby side counted.
+    fn add_overhead(&mut self, before: usize, counted: usize) {
+        let added = self.outbox.len() - before;
+        let extra = added.saturating_sub(counted);
+        if extra > 0 {
+            self.handle.outbound.fetch_add(extra, Ordering::Relaxed);
+        }
+    }
+
+    fn start_close(&mut self, code: Option<u16>, reason: &[u8], timeout: Duration) {
+        let Some(protocol) = self.protocol.as_mut() else {
+            // Closing before the handshake completed: em-websocket aborts.
+            self.ending = Ending::Now;
+            return;
+        };
+        if protocol.state() != State::Open {
+            return;
+        }
+        let before = self.outbox.len();
+        let tail_before = self.outbox.tail_mut().len();
+        protocol.close(code, reason, self.outbox.tail_mut());
+        self.outbox.commit(tail_before);
+        self.add_overhead(before, 0);
+        match protocol.state() {
+            State::Closing => self.close_deadline = Some((Instant::now() + timeout, timeout)),
+            State::Closed => self.ending = Ending::AfterWriting,
+            State::Open => {}
+        }
+    }
+
+    fn process_input(&mut self) {
+        if self.protocol.is_none() {
+            self.process_handshake();
+        }
+        if self.protocol.is_some() && !self.inbuf.is_empty() {
+            self.process_frames();
+        }
+    }
+
+    fn process_handshake(&mut self) {
+        let config = &self.shared.config;
+        let request = match handshake::read_preface(&self.inbuf, config.max_handshake_size) {
+            Ok(Preface::Incomplete) => return,
+            Ok(Preface::PolicyFile) => return self.answer_and_close(POLICY_FILE),
+            Ok(Preface::Healthcheck) => return self.answer_and_close(HEALTHCHECK_RESPONSE),
+            Ok(Preface::Request(request)) => request,
+            Err(error) => return self.fail_handshake(error.message),
+        };
+        let accepted = match handshake::accept(&request, &config.handshake) {
+            Ok(accepted) => accepted,
+            Err(error) => return self.fail_handshake(error.message),
+        };
+        let _ = self.inbuf.split_to(request.consumed);
+        let before = self.outbox.len();
+        self.outbox.push_slice(&accepted.response);
+        self.add_overhead(before, 0);
+        self.handshake_deadline = None;
+        self.protocol = Some(Protocol::new(
+            accepted.draft,
+            Config {
+                max_frame_size: self.handle.max_frame_size(),
+                max_message_size: config.max_message_size,
+                require_masking: config.require_masking,
+            },
+        ));
+        self.finish.opened = true;
+        self.shared.bridge.push(Event::Opened {
+            id: self.handle.id,
+            opened: Box::new(Opened {
+                request: *request,
+                draft: accepted.draft,
+                protocol: accepted.protocol,
+                secure: config.handshake.secure,
+            }),
+        });
+    }
+
+    fn answer_and_close(&mut self, answer: &'static [u8]) {
+        self.outbox.push_bytes(Bytes::from_static(answer));
+        self.inbuf = BytesMut::new();
+        self.handshake_deadline = None;
+        self.ending = Ending::AfterWriting;
+    }
+
+    fn fail_handshake(&mut self, message: String) {
+        self.report_error(ErrorKind::Handshake, message);
+        self.ending = Ending::Now;
+    }
+
+    fn process_frames(&mut self) {
+        let Some(protocol) = self.protocol.as_mut() else {
+            return;
+        };
+        if protocol.state() == State::Closed {
+            self.inbuf.clear();
+            return;
+        }
+        let was_closing = protocol.state() == State::Closing;
+        protocol.set_max_frame_size(self.handle.max_frame_size());
+        let before = self.outbox.len();
+        let tail_before = self.outbox.tail_mut().len();
+        let result = protocol.receive(&mut self.inbuf, self.outbox.tail_mut(), &mut self.events);
+        if let Err(error) = &result {
+            protocol.fail(error, self.outbox.tail_mut());
+        }
+        let state = protocol.state();
+        self.outbox.commit(tail_before);
+        self.add_overhead(before, 0);
+
+        let id = self.handle.id;
+        for event in self.events.drain(..) {
+            let event = match event {
+                emws_core::Event::Text(data) => Event::Text { id, data },
+                emws_core::Event::Binary(data) => Event::Binary { id, data },
+                emws_core::Event::Ping(data) => Event::Ping { id, data },
+                emws_core::Event::Pong(data) => Event::Pong { id, data },
+                emws_core::Event::Close { code, reason } => {
+                    self.finish.info = CloseInfo {
+                        code: code.unwrap_or(1005),
+                        reason: Some(reason),
+                        was_clean: true,
+                    };
+                    continue;
+                }
+            };
+            self.shared.bridge.push(event);
+        }
+        if let Err(error) = result {
+            self.report_error(error.kind.into(), error.message);
+        }
+        if state == State::Closed {
+            self.close_deadline = None;
+            self.inbuf = BytesMut::new();
+            // After our own close was acknowledged nothing more is owed to the peer.
+            self.ending = if was_closing {
+                Ending::Now
+            } else {
+                Ending::AfterWriting
+            };
+        }
+    }
+
+    fn report_error(&self, kind: ErrorKind, message: String) {
+        self.shared.bridge.push(Event::Error {
+            id: self.handle.id,
+            kind,
+            message,
+        });
+    }
+}
+
+/// Reads into `buf`, growing it only when a read is ready, so that an idle
+/// connection holds no read buffer.
+async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    reader.read_buf(buf).await
+}
+
+/// Seconds as Ruby prints them: `60`, `0.5`.
+fn seconds(duration: Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs.fract() == 0.0 {
+        format!("{}", secs as u64)
+    } else {
+        format!("{secs}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn prints_seconds_like_ruby() {
+        assert_eq!(seconds(Duration::from_secs(60)), "60");
+        assert_eq!(seconds(Duration::from_millis(500)), "0.5");
+    }
+}

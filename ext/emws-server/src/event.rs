@@ -1,0 +1,115 @@
+//! What connection tasks report to the Ruby thread, in the order it happened.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use emws_core::{Draft, Request};
+
+use crate::connection::ConnectionHandle;
+
+/// How a connection ended, as em-websocket reports it to `onclose`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    pub code: u16,
+    /// `None` for an abnormal closure: em-websocket's event then has no `:reason`.
+    pub reason: Option<Bytes>,
+    pub was_clean: bool,
+}
+
+impl CloseInfo {
+    pub fn abnormal() -> CloseInfo {
+        CloseInfo {
+            code: 1006,
+            reason: None,
+            was_clean: false,
+        }
+    }
+}
+
+/// Why a connection reports an error; each maps to one of em-websocket's classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `HandshakeError`
+    Handshake,
+    /// `WSProtocolError` (1002), also the close handshake timing out
+    Protocol,
+    /// `InvalidDataError` (1007)
+    InvalidData,
+    /// `WSMessageTooBigError` (1009)
+    MessageTooBig,
+}
+
+impl From<emws_core::ProtocolErrorKind> for ErrorKind {
+    fn from(kind: emws_core::ProtocolErrorKind) -> ErrorKind {
+        match kind {
+            emws_core::ProtocolErrorKind::Protocol => ErrorKind::Protocol,
+            emws_core::ProtocolErrorKind::InvalidData => ErrorKind::InvalidData,
+            emws_core::ProtocolErrorKind::MessageTooBig => ErrorKind::MessageTooBig,
+        }
+    }
+}
+
+/// The handshake as the application sees it in `onopen`.
+#[derive(Debug)]
+pub struct Opened {
+    pub request: Request,
+    pub draft: Draft,
+    pub protocol: Option<String>,
+    pub secure: bool,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    /// A TCP (or TLS) connection was accepted: the application's block runs now.
+    Accepted {
+        server: u32,
+        handle: Arc<ConnectionHandle>,
+    },
+    Opened {
+        id: u64,
+        opened: Box<Opened>,
+    },
+    Text {
+        id: u64,
+        data: Bytes,
+    },
+    Binary {
+        id: u64,
+        data: Bytes,
+    },
+    Ping {
+        id: u64,
+        data: Bytes,
+    },
+    Pong {
+        id: u64,
+        data: Bytes,
+    },
+    Error {
+        id: u64,
+        kind: ErrorKind,
+        message: String,
+    },
+    /// Always the last event of a connection, exactly once.
+    Closed {
+        id: u64,
+        info: CloseInfo,
+        /// Whether `Opened` was reported: em-websocket calls `onclose` only then.
+        opened: bool,
+    },
+}
+
+impl Event {
+    pub fn connection_id(&self) -> u64 {
+        match self {
+            Event::Accepted { handle, .. } => handle.id,
+            Event::Opened { id, .. }
+            | Event::Text { id, .. }
+            | Event::Binary { id, .. }
+            | Event::Ping { id, .. }
+            | Event::Pong { id, .. }
+            | Event::Error { id, .. }
+            | Event::Closed { id, .. } => *id,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The tokio side of em-websocket-rs: listeners, one task per connection, and
+//! the bridge that carries their events to the Ruby thread. Nothing here knows
+//! Ruby; the binding crate is the only one that does.
+
+pub mod bridge;
+pub mod connection;
+pub mod event;
+mod outbox;
+pub mod runtime;
+pub mod server;
+
+pub use bridge::Bridge;
+pub use connection::{ConnectionHandle, Sent, DEFAULT_MAX_FRAME_SIZE};
+pub use event::{CloseInfo, ErrorKind, Event, Opened};
+pub use server::{Server, ServerConfig};

@@ -1,0 +1,163 @@
+//! Bytes waiting to be written to one peer.
+//!
+//! Small pieces are coalesced into one buffer so that a burst of small frames
+//! leaves in one system call; large payloads are kept as the `Bytes` the
+//! application handed over and written with `writev`, never copied again.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Payloads up to this size are copied next to their header; larger ones are
+/// written from their own buffer.
+const COALESCE_LIMIT: usize = 4096;
+/// At most this many buffers are handed to one `writev`.
+const MAX_IOVECS: usize = 64;
+
+#[derive(Default)]
+pub struct Outbox {
+    chunks: VecDeque<Bytes>,
+    tail: Vec<u8>,
+    len: usize,
+    unflushed: bool,
+}
+
+impl Outbox {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `write_to` has work: bytes to write, or a flush owed to a
+    /// buffering stream (TLS) after the last write.
+    pub fn has_work(&self) -> bool {
+        self.len > 0 || self.unflushed
+    }
+
+    pub fn push_slice(&mut self, data: &[u8]) {
+        self.tail.extend_from_slice(data);
+        self.len += data.len();
+    }
+
+    pub fn push_bytes(&mut self, data: Bytes) {
+        if data.len() <= COALESCE_LIMIT {
+            self.push_slice(&data);
+            return;
+        }
+        self.seal_tail();
+        self.len += data.len();
+        self.chunks.push_back(data);
+    }
+
+    /// A buffer the caller may append encoded bytes to; call `commit` after.
+    pub fn tail_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.tail
+    }
+
+    /// Accounts for bytes appended through `tail_mut` since `before` (its old length).
+    pub fn commit(&mut self, before: usize) {
+        self.len += self.tail.len() - before;
+    }
+
+    /// Drops everything not yet written (the connection is being aborted).
+    pub fn clear(&mut self) -> usize {
+        let dropped = self.len;
+        self.chunks.clear();
+        self.tail = Vec::new();
+        self.len = 0;
+        dropped
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks
+                .push_back(Bytes::from(std::mem::take(&mut self.tail)));
+        }
+    }
+
+    /// Writes as much as one `writev` takes, or flushes once everything is
+    /// written. Returns the number of bytes written. Cancel-safe: bytes are
+    /// only consumed once the write has completed.
+    pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> io::Result<usize> {
+        if self.len == 0 {
+            writer.flush().await?;
+            self.unflushed = false;
+            return Ok(0);
+        }
+        self.seal_tail();
+        let written = {
+            let slices: Vec<IoSlice<'_>> = self
+                .chunks
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|chunk| IoSlice::new(chunk))
+                .collect();
+            writer.write_vectored(&slices).await?
+        };
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        self.consume(written);
+        self.unflushed = true;
+        Ok(written)
+    }
+
+    fn consume(&mut self, mut written: usize) {
+        self.len -= written;
+        while written > 0 {
+            let front = self.chunks.front_mut().expect("written bytes were queued");
+            if front.len() <= written {
+                written -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(written);
+                written = 0;
+            }
+        }
+        // Give back a large buffer once it has drained: idle connections hold nothing.
+        if self.len == 0 && self.tail.capacity() > COALESCE_LIMIT * 4 {
+            self.tail = Vec::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_small_and_large_pieces_in_order() {
+        let mut outbox = Outbox::default();
+        outbox.push_slice(b"head");
+        let big = Bytes::from(vec![7u8; COALESCE_LIMIT + 1]);
+        outbox.push_bytes(big.clone());
+        outbox.push_bytes(Bytes::from_static(b"tail"));
+        assert_eq!(outbox.len(), 8 + big.len());
+
+        let mut sink: Vec<u8> = Vec::new();
+        while !outbox.is_empty() {
+            outbox.write_to(&mut sink).await.unwrap();
+        }
+        let mut expected = b"head".to_vec();
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"tail");
+        assert_eq!(sink, expected);
+        assert!(outbox.has_work(), "a flush is owed after writing");
+        outbox.write_to(&mut sink).await.unwrap();
+        assert!(!outbox.has_work());
+    }
+
+    #[test]
+    fn clear_reports_dropped_bytes() {
+        let mut outbox = Outbox::default();
+        outbox.push_slice(b"abc");
+        outbox.push_bytes(Bytes::from(vec![0u8; COALESCE_LIMIT * 2]));
+        assert_eq!(outbox.clear(), 3 + COALESCE_LIMIT * 2);
+        assert!(outbox.is_empty());
+    }
+}

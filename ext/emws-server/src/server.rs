@@ -1,0 +1,240 @@
+//! Listeners, the accept loop and shutdown.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use emws_core::HandshakeConfig;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::bridge::Bridge;
+use crate::connection::{self, ConnectionHandle};
+use crate::event::Event;
+use crate::runtime;
+
+/// Everything a server is started with; the Ruby side maps its options here.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub handshake: HandshakeConfig,
+    pub max_message_size: usize,
+    pub max_handshake_size: usize,
+    pub handshake_timeout: Option<Duration>,
+    pub outbound_limit: usize,
+    pub require_masking: bool,
+    pub reuse_port: bool,
+    pub backlog: i32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            host: "0.0.0.0".to_string(),
+            port: 8080,
+            handshake: HandshakeConfig::default(),
+            max_message_size: 0,
+            max_handshake_size: 16 * 1024,
+            handshake_timeout: Some(Duration::from_secs(30)),
+            outbound_limit: 0,
+            require_masking: false,
+            reuse_port: false,
+            backlog: 1024,
+        }
+    }
+}
+
+/// What a server's tasks share.
+pub(crate) struct ServerShared {
+    pub(crate) id: u32,
+    pub(crate) config: ServerConfig,
+    pub(crate) bridge: Arc<Bridge>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    live: Mutex<usize>,
+    all_done: Condvar,
+}
+
+/// Keeps the count of a server's running tasks.
+struct Live(Arc<ServerShared>);
+
+impl Live {
+    fn new(shared: &Arc<ServerShared>) -> Live {
+        *lock(&shared.live) += 1;
+        Live(shared.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let mut live = lock(&self.0.live);
+        *live -= 1;
+        if *live == 0 {
+            self.0.all_done.notify_all();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A running server: its listeners accept until `stop`.
+pub struct Server {
+    shared: Arc<ServerShared>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Binds every address `host` resolves to (in the calling thread, so that
+    /// a port in use is reported to the caller) and starts accepting.
+    pub fn start(config: ServerConfig, bridge: Arc<Bridge>) -> io::Result<Server> {
+        let listeners = bind_all(&config)?;
+        let local_addrs = listeners
+            .iter()
+            .map(StdTcpListener::local_addr)
+            .collect::<io::Result<Vec<_>>>()?;
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(ServerShared {
+            id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
+            config,
+            bridge,
+            shutdown,
+            live: Mutex::new(0),
+            all_done: Condvar::new(),
+        });
+        let runtime = runtime::get()?;
+        let _entered = runtime.enter();
+        for listener in listeners {
+            let listener = TcpListener::from_std(listener)?;
+            let live = Live::new(&shared);
+            runtime.spawn(accept_loop(listener, shared.clone(), live));
+        }
+        Ok(Server {
+            shared,
+            local_addrs,
+        })
+    }
+
+    pub fn id(&self) -> u32 {
+        self.shared.id
+    }
+
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Closes the listeners and every connection, and waits (up to `wait`)
+    /// until all of them are gone, so that the port can be bound again at once.
+    /// Returns whether everything ended in time.
+    pub fn stop(&self, wait: Duration) -> bool {
+        self.shared.shutdown.send_replace(true);
+        let live = lock(&self.shared.live);
+        let (live, timeout) = self
+            .shared
+            .all_done
+            .wait_timeout_while(live, wait, |live| *live > 0)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        drop(live);
+        !timeout.timed_out()
+    }
+}
+
+fn bind_all(config: &ServerConfig) -> io::Result<Vec<StdTcpListener>> {
+    let mut addrs: Vec<SocketAddr> = (config.host.as_str(), config.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot resolve {}:{}: {e}", config.host, config.port),
+            )
+        })?
+        .collect();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("{} resolves to no address", config.host),
+        ));
+    }
+    let mut listeners = Vec::with_capacity(addrs.len());
+    let mut port = config.port;
+    for mut addr in addrs {
+        // With port 0 every address of the name shares the port the first got.
+        addr.set_port(port);
+        let listener = bind(addr, config).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+        })?;
+        port = listener.local_addr()?.port();
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn bind(addr: SocketAddr, config: &ServerConfig) -> io::Result<StdTcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // "::" then serves IPv6 only, and "0.0.0.0" can be bound beside it.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    if config.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(config.backlog)?;
+    Ok(socket.into())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<ServerShared>, _live: Live) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => spawn_connection(stream, peer, &shared),
+                Err(error) => {
+                    if is_out_of_descriptors(&error) {
+                        // Accepting again at once would spin: wait for a descriptor to free up.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShared>) {
+    let _ = stream.set_nodelay(true);
+    let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+    let handle = Arc::new(ConnectionHandle::new(
+        id,
+        peer,
+        shared.config.outbound_limit,
+    ));
+    shared.bridge.push(Event::Accepted {
+        server: shared.id,
+        handle: handle.clone(),
+    });
+    let live = Live::new(shared);
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let _live = live;
+        connection::run(stream, shared, handle).await;
+    });
+}
