@@ -7,6 +7,21 @@ module EMWSSpec
   module Helpers
     HOST = '127.0.0.1'
 
+    def host
+      HOST
+    end
+
+    # Runs the block with file descriptor 2 sent to /dev/null (for native
+    # code that prints expected errors straight to stderr)
+    def quiet_stderr
+      saved = $stderr.dup
+      $stderr.reopen(File::NULL)
+      yield
+    ensure
+      $stderr.reopen(saved)
+      saved.close
+    end
+
     # A TCP port on 127.0.0.1 that was free a moment ago.
     def free_port
       server = TCPServer.new(HOST, 0)
@@ -75,10 +90,10 @@ module EMWSSpec
 
     # An EM RawClient connected to the server; sends an RFC 6455 handshake
     # unless +request+ is given (pass raw bytes, or false for nothing).
-    def connect_client(request: nil, handshake: true, echo_close: true, **req_opts)
+    def connect_client(request: nil, handshake: true, echo_close: true, tls: nil, **req_opts)
       request = ws_request(**req_opts) if request.nil?
       EM.connect(HOST, port, RawClient,
-                 { request: request || nil, handshake: handshake, echo_close: echo_close })
+                 { request: request || nil, handshake: handshake, echo_close: echo_close, tls: tls })
     end
 
     # Starts a block in a thread; its value or exception is kept. The reactor
@@ -105,6 +120,29 @@ module EMWSSpec
     # A string that claims to be UTF-8 but is not valid UTF-8
     def invalid_utf8
       String.new("\xC3\x28 bad", encoding: Encoding::UTF_8)
+    end
+
+    # A self-signed certificate for 127.0.0.1/localhost in +dir+; returns
+    # { private_key_file:, cert_chain_file: }
+    def self_signed_cert(dir)
+      require 'openssl'
+      key = OpenSSL::PKey::RSA.new(2048)
+      cert = OpenSSL::X509::Certificate.new
+      cert.version = 2
+      cert.serial = rand(1 << 32)
+      cert.subject = cert.issuer = OpenSSL::X509::Name.parse('/CN=localhost')
+      cert.public_key = key.public_key
+      cert.not_before = Time.now - 3600
+      cert.not_after = Time.now + 86_400
+      ef = OpenSSL::X509::ExtensionFactory.new(cert, cert)
+      cert.add_extension(ef.create_extension('subjectAltName', 'DNS:localhost,IP:127.0.0.1'))
+      cert.add_extension(ef.create_extension('basicConstraints', 'CA:FALSE'))
+      cert.sign(key, OpenSSL::Digest.new('SHA256'))
+      key_file = File.join(dir, 'key.pem')
+      cert_file = File.join(dir, 'cert.pem')
+      File.write(key_file, key.to_pem)
+      File.write(cert_file, cert.to_pem)
+      { private_key_file: key_file, cert_chain_file: cert_file }
     end
 
     def with_max_frame_size(size)

@@ -23,6 +23,7 @@ module EMWSSpec
       @request = opts[:request]
       @handshake = opts.fetch(:handshake, true)
       @echo_close = opts.fetch(:echo_close, true)
+      @tls = opts[:tls]
       @data = String.new(encoding: Encoding::BINARY)
       @buf = String.new(encoding: Encoding::BINARY)
       @frames = []
@@ -31,6 +32,7 @@ module EMWSSpec
       @closed_at = nil
       @opened_at = nil
       @sent_close = false
+      @tls_done = false
       @on_open = @on_frame = @on_close = @on_data = nil
     end
 
@@ -51,7 +53,20 @@ module EMWSSpec
     end
 
     def connection_completed
+      if @tls
+        start_tls(@tls.is_a?(Hash) ? @tls : {})
+      elsif @request
+        send_data(@request)
+      end
+    end
+
+    def ssl_handshake_completed
+      @tls_done = true
       send_data(@request) if @request
+    end
+
+    def tls_done?
+      @tls_done ? true : false
     end
 
     def receive_data(chunk)
