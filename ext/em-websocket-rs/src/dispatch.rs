@@ -105,7 +105,7 @@ impl Reactor {
 fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Result<(), Error> {
     let id = event.connection_id();
     if let Event::Accepted { server, handle } = event {
-        let _: Value = router.funcall(ACCEPT, (server, NativeConnection(handle)))?;
+        let _: Value = router.funcall(*ACCEPT, (server, NativeConnection(handle)))?;
         return Ok(());
     }
     let Some(conn) = connections.get(id) else {
@@ -114,22 +114,22 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
     };
     let _: Value = match event {
         Event::Accepted { .. } => unreachable!("handled above"),
-        Event::Opened { opened, .. } => conn.funcall(OPEN, open_args(ruby, *opened)?)?,
+        Event::Opened { opened, .. } => conn.funcall(*OPEN, open_args(ruby, *opened)?)?,
         Event::Text { data, .. } => {
             // The core has validated the text as UTF-8.
             let text = ruby.enc_str_new(&data, ruby.utf8_encoding());
-            conn.funcall(MESSAGE, (text,))?
+            conn.funcall(*MESSAGE, (text,))?
         }
-        Event::Binary { data, .. } => conn.funcall(BINARY, (ruby.str_from_slice(&data),))?,
-        Event::Ping { data, .. } => conn.funcall(PING, (ruby.str_from_slice(&data),))?,
-        Event::Pong { data, .. } => conn.funcall(PONG, (ruby.str_from_slice(&data),))?,
-        Event::Error { kind, message, .. } => conn.funcall(ERROR, (error_kind(kind), message))?,
+        Event::Binary { data, .. } => conn.funcall(*BINARY, (ruby.str_from_slice(&data),))?,
+        Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
+        Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
+        Event::Error { kind, message, .. } => conn.funcall(*ERROR, (error_kind(kind), message))?,
         Event::Closed { info, opened, .. } => {
             let _: Option<Value> = connections.delete(id)?;
             let reason = info
                 .reason
                 .map(|reason| ruby.enc_str_new(&reason, ruby.utf8_encoding()));
-            conn.funcall(CLOSE, (info.code, reason, info.was_clean, opened))?
+            conn.funcall(*CLOSE, (info.code, reason, info.was_clean, opened))?
         }
     };
     Ok(())

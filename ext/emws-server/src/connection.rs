@@ -55,6 +55,16 @@ pub struct ConnectionHandle {
     finished: AtomicBool,
 }
 
+impl std::fmt::Debug for ConnectionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionHandle")
+            .field("id", &self.id)
+            .field("peer", &self.peer)
+            .field("outbound", &self.outbound_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
 /// What became of a message the application sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {
@@ -371,17 +381,18 @@ where
         }
         let header = protocol.frame_header(kind, payload.len());
         let trailer = protocol.frame_trailer(kind);
+        let counted = payload.len();
         let before = self.outbox.len();
         self.outbox.push_slice(header.as_ref());
         self.outbox.push_bytes(payload);
         self.outbox.push_slice(trailer);
-        self.add_overhead(before, 0);
+        self.add_overhead(before, counted);
     }
 
-    /// Counts bytes the task queued itself beyond what the Ruby side counted.
-    fn add_overhead(&mut self, before: usize, counted: usize) {
-        let added = self.outbox.len() - before;
-        let extra = added.saturating_sub(counted);
+    /// Counts the bytes the task queued since the outbox held `before`, less
+    /// the `counted` ones the Ruby side has already added.
+    fn add_overhead(&self, before: usize, counted: usize) {
+        let extra = (self.outbox.len() - before).saturating_sub(counted);
         if extra > 0 {
             self.handle.outbound.fetch_add(extra, Ordering::Relaxed);
         }
@@ -399,9 +410,10 @@ where
         let before = self.outbox.len();
         let tail_before = self.outbox.tail_mut().len();
         protocol.close(code, reason, self.outbox.tail_mut());
+        let state = protocol.state();
         self.outbox.commit(tail_before);
         self.add_overhead(before, 0);
-        match protocol.state() {
+        match state {
             State::Closing => self.close_deadline = Some((Instant::now() + timeout, timeout)),
             State::Closed => self.ending = Ending::AfterWriting,
             State::Open => {}
@@ -418,7 +430,8 @@ where
     }
 
     fn process_handshake(&mut self) {
-        let config = &self.shared.config;
+        let shared = self.shared.clone();
+        let config = &shared.config;
         let request = match handshake::read_preface(&self.inbuf, config.max_handshake_size) {
             Ok(Preface::Incomplete) => return,
             Ok(Preface::PolicyFile) => return self.answer_and_close(POLICY_FILE),

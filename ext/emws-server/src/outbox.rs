@@ -29,6 +29,7 @@ impl Outbox {
         self.len
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -62,15 +63,6 @@ impl Outbox {
     /// Accounts for bytes appended through `tail_mut` since `before` (its old length).
     pub fn commit(&mut self, before: usize) {
         self.len += self.tail.len() - before;
-    }
-
-    /// Drops everything not yet written (the connection is being aborted).
-    pub fn clear(&mut self) -> usize {
-        let dropped = self.len;
-        self.chunks.clear();
-        self.tail = Vec::new();
-        self.len = 0;
-        dropped
     }
 
     fn seal_tail(&mut self) {
@@ -150,14 +142,5 @@ mod tests {
         assert!(outbox.has_work(), "a flush is owed after writing");
         outbox.write_to(&mut sink).await.unwrap();
         assert!(!outbox.has_work());
-    }
-
-    #[test]
-    fn clear_reports_dropped_bytes() {
-        let mut outbox = Outbox::default();
-        outbox.push_slice(b"abc");
-        outbox.push_bytes(Bytes::from(vec![0u8; COALESCE_LIMIT * 2]));
-        assert_eq!(outbox.clear(), 3 + COALESCE_LIMIT * 2);
-        assert!(outbox.is_empty());
     }
 }

@@ -1,0 +1,26 @@
+# frozen_string_literal: true
+
+require_relative 'lib/em-websocket-rs/version'
+
+Gem::Specification.new do |s|
+  s.name        = 'em-websocket-rs'
+  s.version     = EmWebSocketRs::VERSION
+  s.summary     = 'em-websocket on a Rust core: the same EventMachine WebSocket API, many times faster'
+  s.description = 'A drop-in replacement for em-websocket. Sockets, handshakes, framing, UTF-8 ' \
+                  'checks, ping/pong and the close handshake run in Rust on tokio threads; ' \
+                  'the application blocks run on the EventMachine reactor thread as before.'
+  s.authors     = ['em-websocket-rs developers']
+  s.license     = 'MIT'
+  s.homepage    = 'https://rubygems.org/gems/em-websocket-rs'
+
+  s.required_ruby_version = '>= 3.0'
+  s.files = Dir[
+    'lib/**/*.rb', 'ext/**/*.{rs,toml,rb}', 'Cargo.toml', 'Cargo.lock',
+    'README.md', 'LICENSE', 'examples/*.rb'
+  ].reject { |path| path.start_with?('ext/fuzz') }
+  s.extensions = ['ext/em-websocket-rs/extconf.rb']
+  s.require_paths = ['lib']
+
+  # The prerelease bound lets Debian's eventmachine (1.3.0.dev.1) satisfy it.
+  s.add_dependency 'eventmachine', '>= 1.0.0.beta.4'
+end

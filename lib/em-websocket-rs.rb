@@ -1,0 +1,41 @@
+# frozen_string_literal: true
+
+# em-websocket-rs: em-websocket's API on a Rust core.
+#
+#   require 'em-websocket-rs'   # instead of require 'em-websocket'
+
+require 'eventmachine'
+require 'socket'
+
+require 'em-websocket-rs/version'
+require 'em-websocket-rs/em_websocket_rs'
+require 'em-websocket-rs/errors'
+require 'em-websocket-rs/debugger'
+require 'em-websocket-rs/handshake'
+require 'em-websocket-rs/options'
+require 'em-websocket-rs/connection'
+require 'em-websocket-rs/reactor'
+require 'em-websocket-rs/websocket'
+require 'em-websocket-rs/start_server'
+
+module EmWebSocketRs
+  # The original gem must not load on top of this one: a later
+  # `require 'em-websocket'` anywhere in the application is made a no-op.
+  def self.shadow_original
+    paths = []
+    if $LOAD_PATH.respond_to?(:resolve_feature_path)
+      found = $LOAD_PATH.resolve_feature_path('em-websocket') rescue nil
+      paths << found[1] if found && found[0] == :rb
+    end
+    if defined?(Gem::Specification)
+      Gem::Specification.each do |spec|
+        next unless spec.name == 'em-websocket'
+
+        paths << File.join(spec.full_gem_path, 'lib', 'em-websocket.rb')
+      end
+    end
+    paths.each { |path| $LOADED_FEATURES << path unless $LOADED_FEATURES.include?(path) }
+  end
+end
+
+EmWebSocketRs.shadow_original

@@ -1,0 +1,344 @@
+# frozen_string_literal: true
+
+module EventMachine
+  module WebSocket
+    # One WebSocket connection, as em-websocket's `EM::WebSocket::Connection`.
+    #
+    # The socket, the handshake and the framing live in Rust; this object keeps
+    # the application's callbacks and forwards what the application sends to its
+    # native handle. It is an `EventMachine::Connection` so that code checking
+    # for one keeps working, but EventMachine itself never sees its socket: every
+    # method that would reach EventMachine with the signature is answered here.
+    class Connection < EventMachine::Connection
+      include Debugger
+
+      # Frame kinds understood by the native handle (RFC 6455 opcodes).
+      TEXT = 1
+      BINARY = 2
+      PING = 9
+      PONG = 10
+
+      UTF8 = Encoding::UTF_8
+      BINARY_ENCODING = Encoding::BINARY
+
+      # What the native handle answers to a send.
+      QUEUED = 0
+      LIMIT_REACHED = 1
+
+      ERROR_CLASSES = {
+        handshake: HandshakeError,
+        protocol: WSProtocolError,
+        invalid_data: InvalidDataError,
+        message_too_big: WSMessageTooBigError
+      }.freeze
+
+      # Creates the object for a connection the native server accepted.
+      def self.accept(native, options)
+        connection = allocate
+        connection.instance_variable_set(:@native, native)
+        connection.instance_variable_set(:@signature, native.id)
+        connection.__send__(:initialize, options)
+        connection.post_init
+        connection
+      end
+
+      def onopen(&blk);     @onopen = blk;    end
+      def onclose(&blk);    @onclose = blk;   end
+      def onerror(&blk);    @onerror = blk;   end
+      def onmessage(&blk);  @onmessage = blk; end
+      def onbinary(&blk);   @onbinary = blk;  end
+      def onping(&blk);     @onping = blk;    end
+      def onpong(&blk);     @onpong = blk;    end
+
+      def trigger_on_message(msg)
+        @onmessage.call(msg) if defined? @onmessage
+      end
+
+      def trigger_on_binary(msg)
+        @onbinary.call(msg) if defined? @onbinary
+      end
+
+      def trigger_on_open(handshake)
+        @onopen.call(handshake) if defined? @onopen
+      end
+
+      def trigger_on_close(event = {})
+        @onclose.call(event) if defined? @onclose
+      end
+
+      def trigger_on_ping(data)
+        @onping.call(data) if defined? @onping
+      end
+
+      def trigger_on_pong(data)
+        @onpong.call(data) if defined? @onpong
+      end
+
+      def trigger_on_error(reason)
+        return false unless defined? @onerror
+
+        @onerror.call(reason)
+        true
+      end
+
+      def initialize(options)
+        super()
+        @options = options
+        @debug = options[:debug] || false
+        @secure = options[:secure] || false
+        @secure_proxy = options[:secure_proxy] || false
+        @tls_options = options[:tls_options] || {}
+        @close_timeout = options[:close_timeout]
+        @outbound_limit = options[:outbound_limit] || 0
+        @state = :handshake
+        @handshake = nil
+        @comm_inactivity_timeout = 0.0
+
+        debug [:initialize]
+      end
+
+      # TLS is terminated in Rust before any byte reaches the protocol.
+      def post_init; end
+
+      # The connection's state: :handshake, :connected, :closing or :closed.
+      attr_reader :state
+
+      # Closes the WebSocket cleanly: sends a close frame and waits (up to
+      # `close_timeout`) for the client to acknowledge it.
+      def close(code = nil, body = nil)
+        if code && !acceptable_close_code?(code)
+          raise "Application code may only use codes from 1000, 3000-4999"
+        end
+
+        close_websocket_private(code, body)
+      end
+
+      # Deprecated in em-websocket, kept for the applications that still call it.
+      alias close_websocket close
+
+      # Sends a text frame. Raises WebSocketError for data that is not valid
+      # UTF-8 (ASCII-only data in any encoding is accepted), before the
+      # handshake has completed, or while the connection is closing.
+      def send_text(data)
+        unless (data.encoding == UTF8 && data.valid_encoding?) || data.ascii_only?
+          raise WebSocketError, "Data sent to WebSocket must be valid UTF-8 but was #{data.encoding} (valid: #{data.valid_encoding?})"
+        end
+        raise WebSocketError, "Cannot send data before onopen callback" if @handshake.nil?
+
+        send_frame(TEXT, data)
+        nil
+      end
+
+      alias send send_text
+
+      def send_binary(data)
+        raise WebSocketError, "Cannot send binary before onopen callback" if @handshake.nil?
+
+        send_frame(BINARY, data)
+      end
+
+      # Sends a ping; false on drafts without ping (before draft 01).
+      def ping(body = '')
+        raise WebSocketError, "Cannot ping before onopen callback" if @handshake.nil?
+        return false unless @pingable
+
+        send_frame(PING, body)
+        true
+      end
+
+      # Sends an unsolicited pong; pongs answering pings are sent automatically.
+      def pong(body = '')
+        raise WebSocketError, "Cannot ping before onopen callback" if @handshake.nil?
+        return false unless @pingable
+
+        send_frame(PONG, body)
+        true
+      end
+
+      def pingable?
+        raise WebSocketError, "Cannot test whether pingable before onopen callback" if @handshake.nil?
+
+        @pingable
+      end
+
+      def supports_close_codes?
+        raise WebSocketError, "Cannot test before onopen callback" if @handshake.nil?
+
+        @supports_close_codes
+      end
+
+      def max_frame_size
+        defined?(@max_frame_size) ? @max_frame_size : WebSocket.max_frame_size
+      end
+
+      def max_frame_size=(size)
+        raise ArgumentError, "max_frame_size must be a positive Integer, got #{size.inspect}" unless size.is_a?(Integer) && size.positive?
+
+        @max_frame_size = size
+        @native.max_frame_size = size
+      end
+
+      def close_timeout
+        @close_timeout || WebSocket.close_timeout
+      end
+
+      # The peer's IP address as a String (IPv4 or IPv6).
+      def remote_ip
+        @native.peer_ip
+      end
+
+      # --- EventMachine::Connection, answered without EventMachine ---
+
+      # Writes bytes as they are, without framing. With `:outbound_limit`, a
+      # write that would take the buffer past the limit aborts the connection
+      # and returns 0, as em-websocket does.
+      def send_data(data)
+        data = data.to_s
+        if @native.send_raw(data) == LIMIT_REACHED
+          debug [:abort, :outbound_limit_reached]
+          return 0
+        end
+        data.bytesize
+      end
+
+      def close_connection(after_writing = false)
+        @native.disconnect(after_writing ? true : false)
+        nil
+      end
+
+      def close_connection_after_writing
+        close_connection(true)
+      end
+
+      def get_outbound_data_size
+        @native.outbound_bytes
+      end
+
+      def get_peername
+        Socket.pack_sockaddr_in(@native.peer_port, @native.peer_ip)
+      end
+
+      def get_sockname
+        nil
+      end
+
+      def comm_inactivity_timeout
+        @comm_inactivity_timeout
+      end
+
+      def comm_inactivity_timeout=(seconds)
+        @comm_inactivity_timeout = Float(seconds)
+        @native.inactivity_timeout = @comm_inactivity_timeout
+      end
+      alias set_comm_inactivity_timeout comm_inactivity_timeout=
+
+      def error?
+        false
+      end
+
+      # TLS is configured with the server's `:secure`/`:tls_options`.
+      def start_tls(_options = {}); end
+
+      def unbind; end
+
+      # --- Events from the native side, called on the reactor thread ---
+
+      def _rs_open(path, query_string, header_pairs, version, secure, protocol, pingable, close_codes)
+        @pingable = pingable
+        @supports_close_codes = close_codes
+        @handshake = Handshake.new(path, query_string, header_pairs, version, secure, protocol)
+        @state = :connected
+        debug [:accepting_ws_version, version]
+        application { trigger_on_open(@handshake) }
+      end
+
+      def _rs_message(message)
+        debug [:message_received, :text, message]
+        application { trigger_on_message(message) }
+      end
+
+      def _rs_binary(message)
+        debug [:message_received, :binary, message]
+        application { trigger_on_binary(message) }
+      end
+
+      def _rs_ping(data)
+        application { trigger_on_ping(data) }
+      end
+
+      def _rs_pong(data)
+        application { trigger_on_pong(data) }
+      end
+
+      def _rs_error(kind, message)
+        error = ERROR_CLASSES.fetch(kind).new(message)
+        debug [:error, error]
+        # Failing the connection sends a close frame: em-websocket is closing then.
+        @state = :closing if @state == :connected && kind != :handshake
+        application { trigger_on_error(error) }
+      end
+
+      def _rs_close(code, reason, was_clean, opened)
+        debug [:unbind, :connection]
+        @state = :closed
+        return unless opened
+
+        event = was_clean ? { code: code, reason: reason, was_clean: true } : { code: code, was_clean: false }
+        begin
+          trigger_on_close(event)
+        rescue => e
+          debug [:error, e]
+          trigger_on_error(e) || raise(e)
+        end
+      end
+
+      private
+
+      def send_frame(kind, data)
+        if @state == :closing && (kind == TEXT || kind == BINARY)
+          raise WebSocketError, "Cannot send data frame since connection is closing"
+        end
+
+        debug [:sending_frame, kind, data]
+        if @native.send_frame(kind, data) == LIMIT_REACHED
+          debug [:abort, :outbound_limit_reached]
+          return 0
+        end
+        data.bytesize
+      end
+
+      # Runs an application block with em-websocket's rules for exceptions:
+      # the connection is closed with 3000 "Application error" and the error
+      # goes to onerror or, without one, up into the reactor.
+      def application
+        yield
+      rescue => e
+        debug [:error, e]
+        close_websocket_private(3000, "Application error")
+        trigger_on_error(e) || raise(e)
+      end
+
+      def close_websocket_private(code, body)
+        if @handshake && @state != :closed
+          debug [:closing, code]
+          @native.close(code, body&.to_s, close_timeout.to_f)
+          @state = :closing if @state == :connected
+        else
+          # The handshake has not completed: em-websocket drops the connection.
+          close_connection
+        end
+      end
+
+      # Applications may close with 1000, 1003, 1008, 1011, 3000-4999; the
+      # other codes are em-websocket's (and the protocol's) own.
+      def acceptable_close_code?(code)
+        case code
+        when 1000, 1003, 1008, 1011, (3000..4999)
+          true
+        else
+          false
+        end
+      end
+    end
+  end
+end

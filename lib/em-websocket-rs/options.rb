@@ -1,0 +1,87 @@
+# frozen_string_literal: true
+
+module EmWebSocketRs
+  # Checks the options of `EM::WebSocket.run` and maps them for the native server.
+  module Options
+    # Options em-websocket takes, and those em-websocket-rs adds.
+    KNOWN = %i[
+      host port debug secure tls_options secure_proxy close_timeout outbound_limit
+      protocols max_message_size max_handshake_size handshake_timeout strict_masking
+      reuse_port backlog
+    ].freeze
+
+    module_function
+
+    # The Hash the native side reads; raises ArgumentError naming a bad option.
+    def native(options)
+      raise ArgumentError, "options must be a Hash, got #{options.class}" unless options.is_a?(Hash)
+
+      {
+        host: host(options.fetch(:host, '0.0.0.0')),
+        port: port(options[:port]),
+        secure: flag(options, :secure),
+        secure_proxy: flag(options, :secure_proxy),
+        outbound_limit: size(options, :outbound_limit, allow_zero: true),
+        max_message_size: size(options, :max_message_size, allow_zero: true),
+        max_handshake_size: size(options, :max_handshake_size),
+        handshake_timeout: seconds(options, :handshake_timeout),
+        protocols: protocols(options[:protocols]),
+        strict_masking: flag(options, :strict_masking),
+        reuse_port: flag(options, :reuse_port),
+        backlog: size(options, :backlog)
+      }.tap { seconds(options, :close_timeout) }
+    end
+
+    def host(value)
+      value = value.to_s if value.is_a?(Symbol)
+      raise ArgumentError, ":host must be a String, got #{value.inspect}" unless value.is_a?(String) && !value.empty?
+
+      value
+    end
+
+    def port(value)
+      raise ArgumentError, ":port is required" if value.nil?
+
+      port = Integer(value, exception: false) if value.is_a?(Integer) || value.is_a?(String)
+      raise ArgumentError, ":port must be an Integer from 0 to 65535, got #{value.inspect}" unless port&.between?(0, 65_535)
+
+      port
+    end
+
+    def flag(options, key)
+      value = options[key]
+      return false if value.nil? || value == false
+
+      true
+    end
+
+    def size(options, key, allow_zero: false)
+      value = options[key]
+      return nil if value.nil?
+
+      minimum = allow_zero ? 0 : 1
+      raise ArgumentError, ":#{key} must be an Integer >= #{minimum}, got #{value.inspect}" unless value.is_a?(Integer) && value >= minimum
+
+      value
+    end
+
+    def seconds(options, key)
+      value = options[key]
+      return nil if value.nil?
+      raise ArgumentError, ":#{key} must be a positive number of seconds, got #{value.inspect}" unless value.is_a?(Numeric) && value.positive?
+
+      value.to_f
+    end
+
+    def protocols(value)
+      return [] if value.nil?
+
+      list = Array(value)
+      unless list.all? { |p| p.is_a?(String) && p.match?(/\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\z/) }
+        raise ArgumentError, ":protocols must be subprotocol tokens (Strings), got #{value.inspect}"
+      end
+
+      list
+    end
+  end
+end

@@ -1,0 +1,133 @@
+# frozen_string_literal: true
+
+module EmWebSocketRs
+  # Joins the native servers to EventMachine's reactor.
+  #
+  # The native side queues events and makes one descriptor readable per batch;
+  # EventMachine watches that descriptor, so every application block runs on
+  # the reactor thread, in order per connection. When the reactor stops, every
+  # server started in it is stopped, its connections are closed, and their
+  # last events (`onclose`) are delivered before `EM.run` returns.
+  class Reactor
+    # Delivers the batches when the wake descriptor becomes readable.
+    module Watch
+      def initialize(reactor)
+        super()
+        @reactor = reactor
+      end
+
+      def notify_readable
+        @reactor.dispatch
+      end
+    end
+
+    # A server started by `EM::WebSocket.run`.
+    Listener = Struct.new(:native, :options, :connection_class, :block)
+
+    # Seconds `EM.stop` waits for connections to close.
+    STOP_WAIT = 5.0
+
+    def self.instance
+      # A forked child has a native runtime of its own, and so a reactor of its own.
+      @instance = nil if @instance && @pid != Process.pid
+      @pid = Process.pid
+      @instance ||= new
+    end
+
+    def initialize
+      @native = Native::Reactor.new
+      @connections = {}
+      @listeners = {}
+      @watch = nil
+    end
+
+    # Binds and starts a server; the block runs for each accepted connection.
+    def listen(options, connection_class, &block)
+      raise "eventmachine not initialized: EM::WebSocket.run must be called inside EM.run" unless EM.reactor_running?
+
+      watch
+      native = @native.listen(Options.native(options))
+      @listeners[native.id] = Listener.new(native, options, connection_class, block)
+      Server.new(self, native)
+    end
+
+    def stop_server(native)
+      return unless @listeners.delete(native.id)
+
+      native.stop(STOP_WAIT)
+      dispatch
+    end
+
+    def dispatch
+      @native.dispatch(self, @connections)
+    end
+
+    # Called by the native dispatch for each accepted connection.
+    def _rs_accept(server_id, native)
+      listener = @listeners[server_id]
+      unless listener
+        native.disconnect(false)
+        return
+      end
+      connection = listener.connection_class.accept(native, listener.options)
+      @connections[native.id] = connection
+      listener.block&.call(connection)
+    end
+
+    private
+
+    def watch
+      return if @watch
+
+      io = IO.for_fd(@native.fd, autoclose: false)
+      @watch = EM.watch(io, Watch, self)
+      @watch.notify_readable = true
+      EM.add_shutdown_hook { shutdown }
+    end
+
+    def shutdown
+      listeners = @listeners.values
+      @listeners.clear
+      listeners.each { |listener| listener.native.stop(STOP_WAIT) }
+      @watch&.detach
+      @watch = nil
+      deliver_last_events
+      @connections.clear
+    end
+
+    # Delivers every connection's last events while the reactor still runs. An
+    # exception from an application block here cannot go up into the reactor
+    # (it is stopping, and the other connections still need their `onclose`),
+    # so it is reported on stderr.
+    def deliver_last_events
+      loop do
+        break if dispatch.zero?
+      rescue => e
+        warn "em-websocket-rs: #{e.class} raised while the reactor stopped: #{e.message}"
+      end
+    end
+  end
+
+  # What `EM::WebSocket.run` returns: the running server.
+  class Server
+    def initialize(reactor, native)
+      @reactor = reactor
+      @native = native
+    end
+
+    # The port actually bound (useful with `:port => 0`).
+    def port
+      @native.port
+    end
+
+    # Every address listened on, as "host:port" strings.
+    def addresses
+      @native.addresses
+    end
+
+    # Stops accepting and closes this server's connections.
+    def stop
+      @reactor.stop_server(@native)
+    end
+  end
+end
