@@ -1,0 +1,34 @@
+# Echo server: every text message comes back as text, every binary message
+# as binary.
+#
+#   ruby -Ilib examples/echo.rb [PORT]      (PORT also from ENV['PORT'], default 8080)
+#   HOST=127.0.0.1 ruby -Ilib examples/echo.rb 9000
+#
+# EMWS_IMPL=original runs it on the original em-websocket gem instead.
+if ENV['EMWS_IMPL'] == 'original'
+  require 'em-websocket'
+else
+  begin
+    require 'em-websocket-rs'
+  rescue LoadError
+    $LOAD_PATH.unshift File.expand_path('../lib', __dir__)
+    require 'em-websocket-rs'
+  end
+end
+
+host = ENV['HOST'] || '0.0.0.0'
+port = Integer(ARGV[0] || ENV['PORT'] || 8080)
+$stdout.sync = true
+
+EM.run do
+  trap('INT') { EM.stop }
+  trap('TERM') { EM.stop }
+
+  EM::WebSocket.run(host: host, port: port) do |ws|
+    ws.onmessage { |msg| ws.send(msg) }
+    ws.onbinary { |msg| ws.send_binary(msg) }
+    ws.onerror { |e| warn "websocket error: #{e.class}: #{e.message}" }
+  end
+
+  puts "echo server listening on ws://#{host}:#{port}/"
+end
