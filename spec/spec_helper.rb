@@ -28,6 +28,13 @@ require_relative 'support/raw_client'
 require_relative 'support/blocking_client'
 require_relative 'support/em_helpers'
 
+module EMWSSpec
+  # Short names for the spec files, which all live inside module EMWSSpec
+  F = Frames
+  H = Handshake
+  WS = EM::WebSocket
+end
+
 RSpec.configure do |config|
   config.disable_monkey_patching!
   config.expect_with(:rspec) { |e| e.syntax = :expect }
