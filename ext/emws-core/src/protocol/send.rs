@@ -1,0 +1,140 @@
+//! Frames the server sends, and the closing handshake from our side.
+
+use super::hixie::CLOSING_FRAME;
+use super::{Draft, OutKind, Protocol, State};
+use crate::close::close_body;
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, Layout, OpCode};
+
+/// What em-websocket's close05 sends as the body of a draft 05 close frame.
+const DRAFT05_CLOSE_BODY: &[u8] = &[0x53];
+
+impl Protocol {
+    /// Appends one complete frame: header, payload, trailer.
+    ///
+    /// Drafts 75 and 76 have no ping or pong: nothing is written for them
+    /// ([`Protocol::check_send`] rejects them).
+    pub fn encode(&self, kind: OutKind, payload: &[u8], out: &mut Vec<u8>) {
+        if self.draft.is_hixie() && matches!(kind, OutKind::Ping | OutKind::Pong) {
+            return;
+        }
+        let header = self.frame_header(kind, payload.len());
+        let trailer = self.frame_trailer(kind);
+        out.reserve(header.as_bytes().len() + payload.len() + trailer.len());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(payload);
+        out.extend_from_slice(trailer);
+    }
+
+    /// The header alone, for writing a large payload without copying it:
+    /// header, then payload, then [`Protocol::frame_trailer`].
+    ///
+    /// Drafts 75/76 send binary as a length-prefixed frame (which clients
+    /// discard) and have no header for ping or pong (an empty one).
+    pub fn frame_header(&self, kind: OutKind, len: usize) -> FrameHeader {
+        match self.draft.layout() {
+            Some(layout) => hybi_header(layout, kind.opcode(), len),
+            None => match kind {
+                OutKind::Text => FrameHeader::hixie_text(),
+                OutKind::Binary => FrameHeader::hixie_length_prefixed(len),
+                OutKind::Ping | OutKind::Pong => FrameHeader::empty(),
+            },
+        }
+    }
+
+    /// What follows the payload: the 0xFF ending a draft 75/76 text frame,
+    /// nothing otherwise.
+    pub fn frame_trailer(&self, kind: OutKind) -> &'static [u8] {
+        if self.draft.is_hixie() && kind == OutKind::Text {
+            &[0xFF]
+        } else {
+            &[]
+        }
+    }
+
+    /// Whether a frame of this kind may be sent now.
+    pub fn check_send(&self, kind: OutKind) -> Result<(), String> {
+        match kind {
+            OutKind::Text | OutKind::Binary => {
+                if kind == OutKind::Binary && self.draft.is_hixie() {
+                    return Err("Binary data is not supported by drafts 75 and 76".into());
+                }
+                match self.state {
+                    State::Open => Ok(()),
+                    State::Closing => {
+                        Err("Cannot send data frame since connection is closing".into())
+                    }
+                    State::Closed => {
+                        Err("Cannot send data frame since connection is closed".into())
+                    }
+                }
+            }
+            OutKind::Ping | OutKind::Pong => {
+                if !self.draft.pingable() {
+                    return Err("Ping and pong are not supported by drafts 75 and 76".into());
+                }
+                match self.state {
+                    State::Open | State::Closing => Ok(()),
+                    State::Closed => {
+                        Err("Cannot send control frame since connection is closed".into())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the closing handshake from our side. No-op unless open.
+    ///
+    /// Drafts 06+ send `code` and as much of `reason` as fits a control frame
+    /// (no code: an empty body); drafts 01-05 send em-websocket's fixed bodies;
+    /// draft 76 sends 0xFF 0x00. Draft 75 has no closing handshake: the
+    /// connection is simply closed.
+    pub fn close(&mut self, code: Option<u16>, reason: &[u8], out: &mut Vec<u8>) {
+        if self.state != State::Open {
+            return;
+        }
+        self.state = State::Closing;
+        match self.draft {
+            Draft::Draft75 => self.set_closed(),
+            Draft::Draft76 => out.extend_from_slice(CLOSING_FRAME),
+            Draft::Draft03 => self.write_hybi(OpCode::Close, &[], out),
+            Draft::Draft05 => self.write_hybi(OpCode::Close, DRAFT05_CLOSE_BODY, out),
+            Draft::Draft06 | Draft::Draft07 => {
+                self.write_hybi(OpCode::Close, &close_body(code, reason), out)
+            }
+        }
+    }
+
+    /// "Fail the WebSocket connection" after [`Protocol::receive`] returned
+    /// `err`: sends a close frame with its code and message where the draft
+    /// has close codes (the fixed close frame of drafts 01-05; nothing for 75
+    /// and 76, as em-websocket), then the state is [`State::Closed`].
+    pub fn fail(&mut self, err: &ProtocolError, out: &mut Vec<u8>) {
+        if self.state == State::Open {
+            match self.draft {
+                Draft::Draft75 | Draft::Draft76 => {}
+                Draft::Draft03 => self.write_hybi(OpCode::Close, &[], out),
+                Draft::Draft05 => self.write_hybi(OpCode::Close, DRAFT05_CLOSE_BODY, out),
+                Draft::Draft06 | Draft::Draft07 => {
+                    let body = close_body(Some(err.kind.code()), err.message.as_bytes());
+                    self.write_hybi(OpCode::Close, &body, out);
+                }
+            }
+        }
+        self.set_closed();
+    }
+
+    /// Appends a complete hybi frame; only called for hybi drafts.
+    pub(super) fn write_hybi(&self, op: OpCode, payload: &[u8], out: &mut Vec<u8>) {
+        if let Some(layout) = self.draft.layout() {
+            out.extend_from_slice(hybi_header(layout, op, payload.len()).as_bytes());
+            out.extend_from_slice(payload);
+        }
+    }
+}
+
+fn hybi_header(layout: Layout, op: OpCode, len: usize) -> FrameHeader {
+    // Drafts 01-03 have a MORE bit, left clear, where later ones have FIN.
+    let fin_bit = layout != Layout::Draft03;
+    FrameHeader::hybi(layout.numbering(), fin_bit, op, len)
+}
