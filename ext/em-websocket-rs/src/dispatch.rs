@@ -105,8 +105,10 @@ impl Reactor {
 fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Result<(), Error> {
     let id = event.connection_id();
     if let Event::Accepted { server, handle } = event {
-        let _: Value = router.funcall(*ACCEPT, (server, NativeConnection(handle)))?;
-        return Ok(());
+        let accepted: Result<Value, Error> =
+            router.funcall(*ACCEPT, (server, NativeConnection(handle.clone())));
+        handle.start();
+        return accepted.map(drop);
     }
     let Some(conn) = connections.get(id) else {
         // The Ruby side refused the connection (its server had stopped).

@@ -35,6 +35,8 @@ const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
 
 /// What the Ruby side asks of a connection.
 enum Command {
+    /// The application's block has run for this connection: it may begin.
+    Start,
     Send { kind: OutKind, payload: Bytes },
     Raw(Bytes),
     Close { code: Option<u16>, reason: Bytes, timeout: Duration },
@@ -88,6 +90,13 @@ impl ConnectionHandle {
             outbound_limit,
             finished: AtomicBool::new(false),
         }
+    }
+
+    /// Lets the connection begin once the application's block has run, so
+    /// that what the block does (closing at once, setting limits) comes before
+    /// the handshake, as in em-websocket where the block runs on accept.
+    pub fn start(&self) {
+        self.enqueue(Command::Start);
     }
 
     /// Queues a data or control frame (encoded on the connection's task).
@@ -216,6 +225,7 @@ struct Task<R, W> {
     protocol: Option<Protocol>,
     events: Vec<emws_core::Event>,
     ending: Ending,
+    started: bool,
     handshake_deadline: Option<Instant>,
     close_deadline: Option<(Instant, Duration)>,
     inactivity: Option<Duration>,
@@ -246,6 +256,7 @@ where
         protocol: None,
         events: Vec::new(),
         ending: Ending::Running,
+        started: false,
         handshake_deadline,
         close_deadline: None,
         inactivity: None,
@@ -270,7 +281,9 @@ where
             {
                 break;
             }
-            let reading = self.ending == Ending::Running && self.outbox.len() < MAX_UNREAD_REPLIES;
+            let reading = self.started
+                && self.ending == Ending::Running
+                && self.outbox.len() < MAX_UNREAD_REPLIES;
             let deadline = self.next_deadline();
             let handle = self.handle.clone();
             tokio::select! {
@@ -347,6 +360,7 @@ where
                 return;
             }
             match command {
+                Command::Start => self.started = true,
                 Command::Send { kind, payload } => self.encode(kind, payload),
                 Command::Raw(data) => self.outbox.push_bytes(data),
                 Command::Close {
