@@ -64,7 +64,8 @@ impl NativeConnection {
 
     pub fn close(&self, code: Option<u16>, reason: Option<RString>, timeout: f64) {
         let reason = reason.map(copy_bytes).unwrap_or_default();
-        self.0.close(code, reason, duration(timeout).unwrap_or(Duration::MAX));
+        self.0
+            .close(code, reason, duration(timeout).unwrap_or(Duration::MAX));
     }
 
     pub fn disconnect(&self, after_writing: bool) {

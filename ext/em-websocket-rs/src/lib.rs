@@ -23,10 +23,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         "max_frame_size=",
         function!(server::set_default_max_frame_size, 1),
     )?;
-    native.define_module_function(
-        "worker_threads=",
-        function!(server::set_worker_threads, 1),
-    )?;
+    native.define_module_function("worker_threads=", function!(server::set_worker_threads, 1))?;
     native.define_module_function("worker_threads", function!(server::worker_threads, 0))?;
 
     let reactor = native.define_class("Reactor", ruby.class_object())?;

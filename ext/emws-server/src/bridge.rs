@@ -80,7 +80,9 @@ impl Bridge {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
         // A panic while holding this lock cannot leave the Vec inconsistent.
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

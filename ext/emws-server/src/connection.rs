@@ -37,10 +37,19 @@ const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
 enum Command {
     /// The application's block has run for this connection: it may begin.
     Start,
-    Send { kind: OutKind, payload: Bytes },
+    Send {
+        kind: OutKind,
+        payload: Bytes,
+    },
     Raw(Bytes),
-    Close { code: Option<u16>, reason: Bytes, timeout: Duration },
-    Disconnect { after_writing: bool },
+    Close {
+        code: Option<u16>,
+        reason: Bytes,
+        timeout: Duration,
+    },
+    Disconnect {
+        after_writing: bool,
+    },
     InactivityTimeout(Option<Duration>),
 }
 
@@ -134,7 +143,8 @@ impl ConnectionHandle {
     }
 
     pub fn set_max_frame_size(&self, max: usize) {
-        self.max_frame_size.store(max.min(UNSET - 1), Ordering::Relaxed);
+        self.max_frame_size
+            .store(max.min(UNSET - 1), Ordering::Relaxed);
     }
 
     pub fn max_frame_size(&self) -> usize {
@@ -171,7 +181,12 @@ impl ConnectionHandle {
     }
 
     fn take_commands(&self) -> VecDeque<Command> {
-        std::mem::take(&mut *self.commands.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        std::mem::take(
+            &mut *self
+                .commands
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     fn written(&self, bytes: usize) {
@@ -179,7 +194,9 @@ impl ConnectionHandle {
         // counted in and out the same way, but a race with `finish` must not wrap.
         let _ = self
             .outbound
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(bytes)));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(bytes))
+            });
     }
 }
 
@@ -558,7 +575,10 @@ where
 
 /// Reads into `buf`, growing it only when a read is ready, so that an idle
 /// connection holds no read buffer.
-async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_some<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
     }

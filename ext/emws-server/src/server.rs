@@ -79,7 +79,9 @@ impl Drop for Live {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
@@ -168,9 +170,8 @@ fn bind_all(config: &ServerConfig) -> io::Result<Vec<StdTcpListener>> {
     for mut addr in addrs {
         // With port 0 every address of the name shares the port the first got.
         addr.set_port(port);
-        let listener = bind(addr, config).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
-        })?;
+        let listener = bind(addr, config)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         port = listener.local_addr()?.port();
         listeners.push(listener);
     }
