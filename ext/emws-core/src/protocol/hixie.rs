@@ -6,8 +6,9 @@ use super::{Event, Protocol, State};
 use crate::error::ProtocolError;
 use crate::frame::hixie::HixieFrame;
 
-/// Drafts 76's closing frame: an empty frame of type 0xFF.
-pub(super) const CLOSING_FRAME: &[u8] = &[0xFF, 0x00];
+/// The closing frame of draft 76 (which em-websocket also answers under 75):
+/// an empty frame of type 0xFF.
+const CLOSING_FRAME: &[u8] = &[0xFF, 0x00];
 
 impl Protocol {
     pub(super) fn receive_hixie(

@@ -1,6 +1,5 @@
 //! Frames the server sends, and the closing handshake from our side.
 
-use super::hixie::CLOSING_FRAME;
 use super::{Draft, OutKind, Protocol, State};
 use crate::close::close_body;
 use crate::error::ProtocolError;
@@ -86,17 +85,17 @@ impl Protocol {
     /// Starts the closing handshake from our side. No-op unless open.
     ///
     /// Drafts 06+ send `code` and as much of `reason` as fits a control frame
-    /// (no code: an empty body); drafts 01-05 send em-websocket's fixed bodies;
-    /// draft 76 sends 0xFF 0x00. Draft 75 has no closing handshake: the
-    /// connection is simply closed.
+    /// (no code: an empty body); drafts 01-05 send em-websocket's fixed bodies.
+    /// Drafts 75 and 76 are closed at once with nothing written, as
+    /// em-websocket does (its draft 76 handler closes like draft 75's; only
+    /// the client's 0xFF 0x00 is answered).
     pub fn close(&mut self, code: Option<u16>, reason: &[u8], out: &mut Vec<u8>) {
         if self.state != State::Open {
             return;
         }
         self.state = State::Closing;
         match self.draft {
-            Draft::Draft75 => self.set_closed(),
-            Draft::Draft76 => out.extend_from_slice(CLOSING_FRAME),
+            Draft::Draft75 | Draft::Draft76 => self.set_closed(),
             Draft::Draft03 => self.write_hybi(OpCode::Close, &[], out),
             Draft::Draft05 => self.write_hybi(OpCode::Close, DRAFT05_CLOSE_BODY, out),
             Draft::Draft06 | Draft::Draft07 => {
