@@ -1,6 +1,6 @@
 //! The state machine of an open connection: frames in, events and replies out.
 //!
-//! * [`draft`]: the protocol versions and their differences.
+//! * `draft`: the protocol versions ([`Draft`]) and their differences.
 //! * `hybi`: receiving frames of drafts 01-03, 05-06 and RFC 6455.
 //! * `hixie`: receiving frames of drafts 75 and 76.
 //! * `send`: frames the server sends, and the closing handshake.
