@@ -19,7 +19,8 @@ pub struct Request {
     pub query_string: String,
     /// As sent: original case, original order.
     pub headers: Vec<(String, String)>,
-    /// The protocol version, detected as em-websocket does (see [`Request::version`]).
+    /// The protocol version, detected as em-websocket does; `u32::MAX` when the
+    /// header holds a number that does not fit (see [`Request::detected_version`]).
     pub version: u32,
     /// Bytes of the buffer that belong to the request: the head, and the
     /// third key of drafts 76 and 01-03.
