@@ -274,7 +274,7 @@ module EventMachine
         error = ERROR_CLASSES.fetch(kind).new(message)
         debug [:error, error]
         # Failing the connection sends a close frame: em-websocket is closing then.
-        @state = :closing if @state == :connected && kind != :handshake
+        @state = :closing if @state == :connected && kind != :handshake && @pingable
         application { trigger_on_error(error) }
       end
 
@@ -322,7 +322,9 @@ module EventMachine
         if @handshake && @state != :closed
           debug [:closing, code]
           @native.close(code, body&.to_s, close_timeout.to_f)
-          @state = :closing if @state == :connected
+          # Drafts 75 and 76 have no closing handshake (nor ping): they just
+          # drop the connection, and em-websocket leaves their state as it was.
+          @state = :closing if @state == :connected && @pingable
         else
           # The handshake has not completed: em-websocket drops the connection.
           close_connection
