@@ -115,4 +115,36 @@ module EMWSSpec
       expect(error.message).to eq('Cannot test before onopen callback')
     end
   end
+
+  RSpec.describe 'trigger_on_* methods' do
+    it 'call the registered blocks directly; trigger_on_error says whether onerror handled it' do
+      calls = []
+      results = []
+      em_run do
+        start_server do |ws|
+          results << ws.trigger_on_error(RuntimeError.new('before onerror'))
+          ws.onmessage { |m| calls << [:message, m] }
+          ws.onbinary { |m| calls << [:binary, m] }
+          ws.onping { |m| calls << [:ping, m] }
+          ws.onpong { |m| calls << [:pong, m] }
+          ws.onerror { |e| calls << [:error, e.message] }
+          ws.onclose { |ev| calls << [:close, ev] }
+          ws.onopen do
+            ws.trigger_on_message('synthetic')
+            ws.trigger_on_binary("\x01".b)
+            ws.trigger_on_ping('p')
+            ws.trigger_on_pong('q')
+            results << ws.trigger_on_error(RuntimeError.new('handled'))
+            ws.trigger_on_close(code: 4242, reason: 'fake', was_clean: true)
+            done
+          end
+        end
+        connect_client
+      end
+      expect(results).to eq([false, true])
+      # (the real onclose follows when EM.stop drops the connection)
+      expect(calls.first(6)).to eq([[:message, 'synthetic'], [:binary, "\x01".b], [:ping, 'p'], [:pong, 'q'],
+                           [:error, 'handled'], [:close, { code: 4242, reason: 'fake', was_clean: true }]])
+    end
+  end
 end
