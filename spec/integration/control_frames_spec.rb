@@ -144,7 +144,7 @@ module EMWSSpec
       expect(results).to eq([false, true])
       # (the real onclose follows when EM.stop drops the connection)
       expect(calls.first(6)).to eq([[:message, 'synthetic'], [:binary, "\x01".b], [:ping, 'p'], [:pong, 'q'],
-                           [:error, 'handled'], [:close, { code: 4242, reason: 'fake', was_clean: true }]])
+                                    [:error, 'handled'], [:close, { code: 4242, reason: 'fake', was_clean: true }]])
     end
   end
 end
