@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
-use emws_core::{Config, OutKind, Protocol, State};
+use emws_core::{Config, Draft, OutKind, Protocol, State};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
@@ -520,6 +520,7 @@ where
             return;
         }
         let was_closing = protocol.state() == State::Closing;
+        let draft = protocol.draft();
         protocol.set_max_frame_size(self.handle.max_frame_size());
         let before = self.outbox.len();
         let tail_before = self.outbox.tail_mut().len();
@@ -539,11 +540,9 @@ where
                 emws_core::Event::Ping(data) => Event::Ping { id, data },
                 emws_core::Event::Pong(data) => Event::Pong { id, data },
                 emws_core::Event::Close { code, reason } => {
-                    self.finish.info = CloseInfo {
-                        code: code.unwrap_or(1005),
-                        reason: Some(reason),
-                        was_clean: true,
-                    };
+                    if let Some(info) = clean_close_info(draft, code, reason) {
+                        self.finish.info = info;
+                    }
                     continue;
                 }
             };
@@ -570,6 +569,25 @@ where
             kind,
             message,
         });
+    }
+}
+
+/// What `onclose` reports after the peer's close frame, as em-websocket's
+/// message processors do: drafts 75/76 record nothing (their closing
+/// handshake still ends as 1006, not clean), drafts 01-05 have no codes.
+fn clean_close_info(draft: Draft, code: Option<u16>, reason: Bytes) -> Option<CloseInfo> {
+    match draft {
+        Draft::Draft75 | Draft::Draft76 => None,
+        Draft::Draft03 | Draft::Draft05 => Some(CloseInfo {
+            code: 1005,
+            reason: Some(Bytes::new()),
+            was_clean: true,
+        }),
+        Draft::Draft06 | Draft::Draft07 => Some(CloseInfo {
+            code: code.unwrap_or(1005),
+            reason: Some(reason),
+            was_clean: true,
+        }),
     }
 }
 

@@ -1,0 +1,104 @@
+//! The stream a connection on a TLS port runs on.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::TlsConfig;
+
+/// The TLS session, or nothing when its handshake failed or timed out.
+///
+/// A failed connection still goes through the connection task: its reads end
+/// and its writes fail, so the task ends as soon as the Ruby side has started
+/// it, and reports `Closed` (never opened, so no `onclose`) like any other.
+pub(crate) enum TlsConn {
+    Up(Box<TlsStream<TcpStream>>),
+    Down,
+}
+
+impl TlsConfig {
+    /// Runs the TLS handshake on `stream`, for at most `timeout`.
+    pub(crate) async fn accept(&self, stream: TcpStream, timeout: Option<Duration>) -> TlsConn {
+        let handshake = TlsAcceptor::from(self.0.clone()).accept(stream);
+        let result = match timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, handshake).await {
+                Ok(result) => result,
+                Err(_elapsed) => return TlsConn::Down,
+            },
+            None => handshake.await,
+        };
+        // A client speaking plain HTTP or garbage lands here: rustls has
+        // already sent it an alert, and nobody else is affected.
+        result.map_or(TlsConn::Down, |tls| TlsConn::Up(Box::new(tls)))
+    }
+}
+
+fn not_connected() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed")
+}
+
+impl AsyncRead for TlsConn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            TlsConn::Up(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            // End of stream.
+            TlsConn::Down => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl AsyncWrite for TlsConn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            TlsConn::Up(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            TlsConn::Down => Poll::Ready(Err(not_connected())),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            TlsConn::Up(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+            TlsConn::Down => Poll::Ready(Err(not_connected())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            TlsConn::Up(tls) => tls.is_write_vectored(),
+            TlsConn::Down => false,
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            TlsConn::Up(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            TlsConn::Down => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            // Sends close_notify, then shuts the TCP write side.
+            TlsConn::Up(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            TlsConn::Down => Poll::Ready(Ok(())),
+        }
+    }
+}
