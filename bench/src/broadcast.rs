@@ -1,0 +1,256 @@
+//! Broadcast mode: one sender, R receivers, on a server that relays every
+//! message to every client. Each receiver must get every message, in order.
+//!
+//! Before measuring, the sender sends probes until every receiver has seen one,
+//! so no receiver can miss data for having subscribed late.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::{json, Map, Value};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+use crate::payload::{header, parse_header, Pattern};
+use crate::stats::{round, CpuSample};
+use crate::ws::{Conn, Message, Opcode};
+use crate::{close_all, connect_all, Args};
+
+/// Sender id in data messages; probes use `PROBE`.
+const DATA: u32 = 0;
+const PROBE: u32 = u32::MAX;
+const PROBE_EVERY: Duration = Duration::from_millis(50);
+const SYNC_LIMIT: Duration = Duration::from_secs(30);
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct Shared {
+    /// Data messages delivered to receivers, all receivers together.
+    delivered: AtomicU64,
+    /// Receivers that have seen a probe.
+    synced: AtomicU64,
+    /// Receivers made progress: the sender may have room to send.
+    progress: Notify,
+}
+
+pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
+    let pattern = Arc::new(Pattern::new(args.size as usize, args.binary));
+    let limit = args.messages.unwrap_or(1_000_000);
+    let conns = connect_all(&args.url, receivers, args.connect_concurrency).await?;
+    let mut sender = Conn::connect(&args.url, u64::MAX).await?;
+    let shared = Arc::new(Shared::default());
+    let (total_tx, total_rx) = watch::channel(None::<u32>);
+
+    let deadline = Instant::now() + SYNC_LIMIT + args.warmup()? + args.duration()? + DRAIN_LIMIT;
+    let mut tasks = JoinSet::new();
+    for (id, conn) in conns.into_iter().enumerate() {
+        let (pattern, shared, total) = (pattern.clone(), shared.clone(), total_rx.clone());
+        tasks.spawn(async move {
+            timeout_at(deadline, receive(conn, &pattern, &shared, total))
+                .await
+                .context("timed out")?
+                .with_context(|| format!("receiver {id}"))
+        });
+    }
+
+    sync(&mut sender, &pattern, &shared, receivers as u64).await?;
+    let measure_from = Instant::now() + args.warmup()?;
+    let stop_at = measure_from + args.duration()?;
+    let (done_tx, done_rx) = watch::channel(false);
+    let window = args.in_flight.unwrap_or(200).max(1) as u64;
+    let sending = tokio::spawn({
+        let (pattern, shared) = (pattern.clone(), shared.clone());
+        let plan = SendPlan {
+            receivers: receivers as u64,
+            window,
+            limit,
+            stop_at,
+        };
+        async move { send(sender, &pattern, &shared, plan, total_tx, done_rx).await }
+    });
+
+    sleep_until(measure_from).await;
+    let cpu_start = CpuSample::take(args.server_pid)?;
+    let delivered_before = shared.delivered.load(Ordering::Relaxed);
+    let mut open = Vec::with_capacity(receivers);
+    while let Some(joined) = tasks.join_next().await {
+        match joined? {
+            Ok(conn) => open.push(conn),
+            Err(e) => {
+                let delivered = shared.delivered.load(Ordering::Relaxed);
+                let total = *total_rx.borrow();
+                return Err(e.context(format!(
+                    "{delivered} deliveries; sender sent {total:?} each"
+                )));
+            }
+        }
+    }
+    let cpu_end = CpuSample::take(args.server_pid)?;
+    let _ = done_tx.send(true);
+    let sent = sending.await??;
+    close_all(open, args.connect_concurrency).await?;
+
+    let deliveries = sent as u64 * receivers as u64 - delivered_before;
+    ensure!(
+        deliveries > 0,
+        "every message was delivered during the warmup: raise --messages or lower --warmup"
+    );
+    let seconds = cpu_end.at().duration_since(cpu_start.at()).as_secs_f64();
+    let mut report = Map::new();
+    report.insert("receivers".into(), json!(receivers));
+    report.insert("window".into(), json!(window));
+    report.insert("size".into(), json!(pattern.size()));
+    report.insert("binary".into(), json!(args.binary));
+    report.insert("messages".into(), json!(sent));
+    report.insert("seconds".into(), round(seconds, 3));
+    report.insert("deliveries".into(), json!(deliveries));
+    report.insert(
+        "deliveries_per_s".into(),
+        round(deliveries as f64 / seconds.max(1e-9), 1),
+    );
+    report.extend(cpu_start.report(&cpu_end, deliveries, "delivery"));
+    Ok(report)
+}
+
+/// What a received message is, by its header.
+enum Kind {
+    Probe,
+    Data,
+    Other,
+}
+
+fn classify(msg: &Message) -> Result<Kind> {
+    if msg.opcode == Opcode::Close {
+        bail!("server sent close {:?}", String::from_utf8_lossy(&msg.data));
+    }
+    Ok(match parse_header(&msg.data) {
+        Some((PROBE, _)) => Kind::Probe,
+        Some((DATA, _)) => Kind::Data,
+        _ => Kind::Other,
+    })
+}
+
+/// Receives until every message the sender sent has arrived; returns the
+/// connection still open. Messages of other origin are ignored.
+async fn receive(
+    mut conn: Conn,
+    pattern: &Pattern,
+    shared: &Shared,
+    mut total: watch::Receiver<Option<u32>>,
+) -> Result<Conn> {
+    let mut next = 0u32;
+    let mut synced = false;
+    loop {
+        if total.borrow().is_some_and(|total| next >= total) {
+            return Ok(conn);
+        }
+        tokio::select! {
+            read = conn.io() => read?,
+            changed = total.changed() => changed.context("sender gone")?,
+        }
+        let before = next;
+        while let Some(msg) = conn.next_message()? {
+            match classify(&msg)? {
+                Kind::Probe => {
+                    ensure!(next == 0, "probe after data message {next}");
+                    if !synced {
+                        synced = true;
+                        shared.synced.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Kind::Data => {
+                    pattern.verify(msg.opcode, &msg.data, DATA, next)?;
+                    next += 1;
+                }
+                Kind::Other => {}
+            }
+        }
+        if next > before {
+            shared
+                .delivered
+                .fetch_add(u64::from(next - before), Ordering::Relaxed);
+            shared.progress.notify_one();
+        }
+    }
+}
+
+/// Sends probes until every receiver has seen one.
+async fn sync(sender: &mut Conn, pattern: &Pattern, shared: &Shared, receivers: u64) -> Result<()> {
+    let give_up = Instant::now() + SYNC_LIMIT;
+    for n in 0u32.. {
+        let synced = shared.synced.load(Ordering::Relaxed);
+        if synced == receivers {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < give_up,
+            "only {synced} of {receivers} receivers got a probe"
+        );
+        sender.send(pattern.opcode, &[&header(PROBE, n), pattern.body()]);
+        let tick = Instant::now() + PROBE_EVERY;
+        loop {
+            tokio::select! {
+                read = sender.io() => read?,
+                _ = sleep_until(tick) => break,
+            }
+            drain_own(sender)?;
+        }
+    }
+    unreachable!("probe counter overflowed")
+}
+
+struct SendPlan {
+    receivers: u64,
+    /// Messages the sender may be ahead of the average receiver.
+    window: u64,
+    limit: u32,
+    stop_at: Instant,
+}
+
+/// Sends data messages until the limit or `stop_at`, never more than `window`
+/// ahead of the receivers; then publishes the total and keeps reading its own
+/// copies until told the run is over. Returns the number sent.
+async fn send(
+    mut conn: Conn,
+    pattern: &Pattern,
+    shared: &Shared,
+    plan: SendPlan,
+    total: watch::Sender<Option<u32>>,
+    mut done: watch::Receiver<bool>,
+) -> Result<u32> {
+    let mut seq = 0u32;
+    while seq < plan.limit && Instant::now() < plan.stop_at {
+        let behind = shared.delivered.load(Ordering::Relaxed) / plan.receivers;
+        let room = (behind + plan.window).saturating_sub(u64::from(seq));
+        for _ in 0..room.min(u64::from(plan.limit - seq)) {
+            conn.send(pattern.opcode, &[&header(DATA, seq), pattern.body()]);
+            seq += 1;
+        }
+        tokio::select! {
+            read = conn.io() => read?,
+            _ = shared.progress.notified() => {}
+            _ = sleep_until(plan.stop_at) => {}
+        }
+        drain_own(&mut conn)?;
+    }
+    let _ = total.send(Some(seq));
+    while !*done.borrow() {
+        tokio::select! {
+            read = conn.io() => read?,
+            changed = done.changed() => changed?,
+        }
+        drain_own(&mut conn)?;
+    }
+    Ok(seq)
+}
+
+/// The sender's own copies (if the server sends them back) are read and dropped.
+fn drain_own(conn: &mut Conn) -> Result<()> {
+    while let Some(msg) = conn.next_message()? {
+        classify(&msg)?;
+    }
+    Ok(())
+}
