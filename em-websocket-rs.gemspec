@@ -14,9 +14,11 @@ Gem::Specification.new do |s|
   s.homepage    = 'https://rubygems.org/gems/em-websocket-rs'
 
   s.required_ruby_version = '>= 3.0'
+  # The whole cargo workspace ships (the bench crate is a member), so that
+  # `cargo build --locked` finds every member the lock file names.
   s.files = Dir[
-    'lib/**/*.rb', 'ext/**/*.{rs,toml,rb}', 'Cargo.toml', 'Cargo.lock',
-    'README.md', 'LICENSE', 'examples/*.rb'
+    'lib/**/*.rb', 'ext/**/*.{rs,toml,rb}', 'bench/Cargo.toml', 'bench/src/**/*.rs',
+    'Cargo.toml', 'Cargo.lock', 'README.md', 'LICENSE', 'examples/*.rb'
   ].reject { |path| path.start_with?('ext/fuzz') }
   s.extensions = ['ext/em-websocket-rs/extconf.rb']
   s.require_paths = ['lib']
