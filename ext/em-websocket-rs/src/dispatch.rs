@@ -11,7 +11,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use emws_core::HandshakeConfig;
-use emws_server::{Bridge, ErrorKind, Event, Opened, Server, ServerConfig};
+use emws_server::{
+    Bridge, ErrorKind, Event, Opened, Pem, Server, ServerConfig, TlsConfig, TlsOptions,
+};
 use magnus::value::{LazyId, ReprValue};
 use magnus::{Error, RArray, RHash, RString, Ruby, Symbol, TryConvert, Value};
 
@@ -206,5 +208,50 @@ fn server_config(ruby: &Ruby, options: RHash) -> Result<ServerConfig, Error> {
         require_masking: get(ruby, options, "strict_masking")?.unwrap_or(false),
         reuse_port: get(ruby, options, "reuse_port")?.unwrap_or(false),
         backlog: get(ruby, options, "backlog")?.unwrap_or(defaults.backlog),
+        tls: match get::<RHash>(ruby, options, "tls")? {
+            Some(tls) => Some(tls_config(ruby, tls)?),
+            None => None,
+        },
     })
+}
+
+/// Loads the certificate, key and client CA now, in the calling thread, so
+/// that `EM::WebSocket.run` raises `ArgumentError` naming the file and the
+/// problem before any client is accepted.
+fn tls_config(ruby: &Ruby, tls: RHash) -> Result<TlsConfig, Error> {
+    // Each PEM is given either as a path (`<name>_file`) or inline.
+    let pem = |file: &str, inline: &str| -> Result<Option<Pem>, Error> {
+        if let Some(path) = tls.get(ruby.to_symbol(file)).filter(|v| !v.is_nil()) {
+            return Ok(Some(Pem::File(String::try_convert(path)?.into())));
+        }
+        match tls.get(ruby.to_symbol(inline)).filter(|v| !v.is_nil()) {
+            // SAFETY: the bytes are copied before Ruby runs again.
+            Some(text) => Ok(Some(Pem::Inline(unsafe {
+                RString::try_convert(text)?.as_slice().to_vec()
+            }))),
+            None => Ok(None),
+        }
+    };
+    let flag = |key: &str| tls.get(ruby.to_symbol(key)).is_some_and(|v| v.to_bool());
+    let required = |pem: Option<Pem>, what: &str| {
+        pem.ok_or_else(|| {
+            Error::new(
+                ruby.exception_arg_error(),
+                format!(":tls_options needs {what}"),
+            )
+        })
+    };
+    let options = TlsOptions {
+        cert_chain: required(pem("cert_chain_file", "cert")?, ":cert_chain_file or :cert")?,
+        private_key: required(
+            pem("private_key_file", "private_key")?,
+            ":private_key_file or :private_key",
+        )?,
+        client_ca: pem("ca_file", "ca_cert")?,
+        require_client_cert: flag("fail_if_no_peer_cert"),
+        tls12: flag("tls12"),
+        tls13: flag("tls13"),
+    };
+    TlsConfig::load(&options)
+        .map_err(|e| Error::new(ruby.exception_arg_error(), format!(":tls_options: {e}")))
 }

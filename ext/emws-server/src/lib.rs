@@ -8,8 +8,10 @@ pub mod event;
 mod outbox;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 
 pub use bridge::Bridge;
 pub use connection::{ConnectionHandle, Sent, DEFAULT_MAX_FRAME_SIZE};
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
 pub use server::{Server, ServerConfig};
+pub use tls::{Pem, TlsConfig, TlsError, TlsOptions};

@@ -15,6 +15,7 @@ use crate::bridge::Bridge;
 use crate::connection::{self, ConnectionHandle};
 use crate::event::Event;
 use crate::runtime;
+use crate::tls::{TlsConfig, TlsConn};
 
 /// Everything a server is started with; the Ruby side maps its options here.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     pub require_masking: bool,
     pub reuse_port: bool,
     pub backlog: i32,
+    /// Serve `wss://`: every connection starts with a TLS handshake.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +47,7 @@ impl Default for ServerConfig {
             require_masking: false,
             reuse_port: false,
             backlog: 1024,
+            tls: None,
         }
     }
 }
@@ -236,6 +240,27 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
     let shared = shared.clone();
     tokio::spawn(async move {
         let _live = live;
-        connection::run(stream, shared, handle).await;
+        match shared.config.tls.clone() {
+            None => connection::run(stream, shared, handle).await,
+            Some(tls) => {
+                // Here, after `Accepted` is queued, so that the reactor never
+                // waits for a TLS handshake; a failed one still goes through
+                // `connection::run`, which reports the end to the Ruby side.
+                let stream = accept_tls(&tls, stream, &shared).await;
+                connection::run(stream, shared, handle).await;
+            }
+        }
     });
+}
+
+/// The TLS handshake, bounded by the handshake timeout and cut short by `stop`.
+async fn accept_tls(tls: &TlsConfig, stream: TcpStream, shared: &ServerShared) -> TlsConn {
+    let mut shutdown = shared.shutdown.subscribe();
+    if *shutdown.borrow_and_update() {
+        return TlsConn::Down;
+    }
+    tokio::select! {
+        _ = shutdown.changed() => TlsConn::Down,
+        conn = tls.accept(stream, shared.config.handshake_timeout) => conn,
+    }
 }

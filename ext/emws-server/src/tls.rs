@@ -95,19 +95,17 @@ impl TlsConfig {
                 provider,
             )?),
         };
-        let mut config = builder
-            .with_single_cert(certs, key)
-            .map_err(|e| match e {
-                RustlsError::InconsistentKeys(InconsistentKeys::KeyMismatch) => TlsError(format!(
-                    "{} does not match the certificate in {}",
-                    key_source.name(),
-                    cert_source.name()
-                )),
-                RustlsError::InvalidCertificate(e) => {
-                    cert_source.error(format_args!("starts with an invalid certificate: {e}"))
-                }
-                e => key_source.error(format_args!("cannot be used: {e}")),
-            })?;
+        let mut config = builder.with_single_cert(certs, key).map_err(|e| match e {
+            RustlsError::InconsistentKeys(InconsistentKeys::KeyMismatch) => TlsError(format!(
+                "{} does not match the certificate in {}",
+                key_source.name(),
+                cert_source.name()
+            )),
+            RustlsError::InvalidCertificate(e) => {
+                cert_source.error(format_args!("starts with an invalid certificate: {e}"))
+            }
+            e => key_source.error(format_args!("cannot be used: {e}")),
+        })?;
         // wss:// is HTTP/1.1; a client that offers ALPN is told so.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsConfig(Arc::new(config)))
