@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require_relative 'tls_options'
+
 module EmWebSocketRs
   # Checks the options of `EM::WebSocket.run` and maps them for the native server.
   module Options
@@ -21,6 +23,7 @@ module EmWebSocketRs
         port: port(options[:port]),
         secure: flag(options, :secure),
         secure_proxy: flag(options, :secure_proxy),
+        tls: TLS.native(options),
         outbound_limit: size(options, :outbound_limit, allow_zero: true),
         max_message_size: size(options, :max_message_size, allow_zero: true),
         max_handshake_size: size(options, :max_handshake_size),

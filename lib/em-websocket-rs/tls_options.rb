@@ -1,0 +1,148 @@
+# frozen_string_literal: true
+
+module EmWebSocketRs
+  module Options
+    # Maps `:tls_options` (the keys of EventMachine's `start_tls`) to the
+    # native TLS settings. TLS is rustls: what it cannot honour raises
+    # ArgumentError naming the option, or, where ignoring it is safe (rustls'
+    # own choice is at least as strict), warns once per process.
+    module TLS
+      # Each PEM is a file or the text itself; the native side reads the files.
+      PEMS = { cert_chain_file: :cert, private_key_file: :private_key, ca_file: :ca_cert }.freeze
+
+      IGNORED = {
+        cipher_list: 'rustls offers only its own modern AEAD cipher suites',
+        ecdh_curve: 'rustls negotiates X25519, P-256 or P-384 itself',
+        dhparam: 'rustls uses no finite-field Diffie-Hellman',
+        sni_hostname: 'it is a client option; the server has one certificate'
+      }.freeze
+
+      KNOWN = (PEMS.to_a.flatten + IGNORED.keys +
+               %i[verify_peer fail_if_no_peer_cert ssl_version ssl_versions private_key_pass]).freeze
+
+      SUPPORTED_VERSIONS = { 'tlsv1_2' => :tls12, 'tlsv1_3' => :tls13 }.freeze
+      OLD_VERSIONS = %w[sslv2 sslv3 tlsv1 tlsv1_0 tlsv1_1].freeze
+
+      @warned = {}
+
+      module_function
+
+      # The Hash the native side loads, or nil when `:secure` is off (as in
+      # em-websocket, `:tls_options` alone does nothing).
+      def native(options)
+        return nil unless options[:secure]
+
+        tls = options[:tls_options] || {}
+        raise ArgumentError, ":tls_options must be a Hash, got #{tls.class}" unless tls.is_a?(Hash)
+
+        check_keys(tls)
+        verify = tls[:verify_peer] ? true : false
+        versions = versions(tls)
+        pems(tls, verify).merge(
+          fail_if_no_peer_cert: verify && tls[:fail_if_no_peer_cert] ? true : false,
+          tls12: versions.include?(:tls12),
+          tls13: versions.include?(:tls13)
+        )
+      end
+
+      def check_keys(tls)
+        unknown = tls.keys - KNOWN
+        unless unknown.empty?
+          raise ArgumentError, ":tls_options does not take #{unknown.map(&:inspect).join(', ')} " \
+                               "(known: #{KNOWN.map(&:inspect).join(', ')})"
+        end
+        unless tls[:private_key_pass].nil? || tls[:private_key_pass] == ''
+          raise ArgumentError, ":tls_options :private_key_pass is not supported: em-websocket-rs reads only " \
+                               "unencrypted keys (write one with `openssl pkey -in KEY -out PLAIN_KEY`)"
+        end
+        IGNORED.each { |key, why| warn_once(key, "is ignored: #{why}") unless tls[key].nil? }
+        warn_once(:fail_if_no_peer_cert, 'is ignored without :verify_peer') if tls[:fail_if_no_peer_cert] && !tls[:verify_peer]
+      end
+
+      def pems(tls, verify)
+        out = {}
+        PEMS.each do |file_key, inline_key|
+          file = path(tls, file_key)
+          inline = inline(tls, inline_key)
+          raise ArgumentError, ":tls_options takes :#{file_key} or :#{inline_key}, not both" if file && inline
+
+          out[file_key] = file
+          out[inline_key] = inline
+        end
+        unless (out[:cert_chain_file] || out[:cert]) && (out[:private_key_file] || out[:private_key])
+          raise ArgumentError, ':secure needs a certificate and its key in :tls_options (:cert_chain_file or :cert, ' \
+                               'and :private_key_file or :private_key): em-websocket-rs has no built-in certificate'
+        end
+        client_ca(out, verify)
+      end
+
+      # Client certificates are checked against a CA given here: EventMachine's
+      # `ssl_verify_peer` callback is not called.
+      def client_ca(out, verify)
+        has_ca = out[:ca_file] || out[:ca_cert]
+        if verify && !has_ca
+          raise ArgumentError, ':tls_options :verify_peer needs :ca_file (or :ca_cert), the CA client ' \
+                               'certificates are checked against'
+        end
+        unless verify
+          warn_once(out[:ca_file] ? :ca_file : :ca_cert, 'is ignored without :verify_peer') if has_ca
+          out[:ca_file] = out[:ca_cert] = nil
+        end
+        out
+      end
+
+      # A path (String or Pathname); an empty one counts as none, as in EventMachine.
+      def path(tls, key)
+        value = tls[key]
+        value = value.to_path if value.respond_to?(:to_path)
+        return nil if value.nil? || value == ''
+        raise ArgumentError, ":tls_options :#{key} must be a file name (String), got #{value.inspect}" unless value.is_a?(String)
+
+        value
+      end
+
+      def inline(tls, key)
+        value = tls[key]
+        return nil if value.nil?
+        raise ArgumentError, ":tls_options :#{key} must be PEM text (String), got #{value.class}" unless value.is_a?(String)
+
+        value
+      end
+
+      # `:ssl_version` as EventMachine takes it (one name or a list; `:ssl_versions`
+      # is the same); TLS 1.2 and 1.3 when none is given.
+      def versions(tls)
+        names = [tls[:ssl_version], tls[:ssl_versions]].flatten.compact
+        return SUPPORTED_VERSIONS.values if names.empty?
+
+        old = []
+        versions = names.filter_map do |name|
+          key = name.to_s.downcase.tr('.', '_')
+          next SUPPORTED_VERSIONS[key] if SUPPORTED_VERSIONS.key?(key)
+          raise ArgumentError, ":tls_options :ssl_version has an unknown protocol #{name.inspect}" unless OLD_VERSIONS.include?(key)
+
+          old << name
+          nil
+        end
+        if versions.empty?
+          raise ArgumentError, ":tls_options :ssl_version #{names.inspect} names no protocol em-websocket-rs " \
+                               'speaks: rustls speaks TLSv1_2 and TLSv1_3 only'
+        end
+        warn_once(:ssl_version, "leaves out #{old.join(', ')}: rustls speaks TLSv1_2 and TLSv1_3 only") unless old.empty?
+        versions.uniq
+      end
+
+      def warn_once(key, message)
+        return if @warned[key]
+
+        @warned[key] = true
+        warn "em-websocket-rs: :tls_options :#{key} #{message}"
+      end
+
+      # Forgets which warnings were given (for the specs).
+      def reset_warnings
+        @warned.clear
+      end
+    end
+  end
+end
