@@ -246,7 +246,7 @@ module EventMachine
       def _rs_open(path, query_string, header_pairs, version, secure, protocol, pingable, close_codes)
         @pingable = pingable
         @supports_close_codes = close_codes
-        @handshake = Handshake.new(path, query_string, header_pairs, version, secure, protocol)
+        @handshake = Handshake.completed(path, query_string, header_pairs, version, secure, protocol)
         @state = :connected
         debug [:accepting_ws_version, version]
         application { trigger_on_open(@handshake) }
