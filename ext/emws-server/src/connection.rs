@@ -6,15 +6,21 @@
 //! goes out as [`Event`]s through the bridge, ending with exactly one `Closed`.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{ready, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
 use emws_core::{Config, Draft, OutKind, Protocol, State};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 
@@ -249,12 +255,35 @@ struct Task<R, W> {
     last_activity: Instant,
 }
 
-/// Runs one connection to its end.
+/// Runs a plain TCP connection to its end. Its halves need no lock between
+/// them, unlike those of `tokio::io::split`.
+pub(crate) async fn run_tcp(
+    stream: TcpStream,
+    shared: Arc<ServerShared>,
+    handle: Arc<ConnectionHandle>,
+) {
+    let (reader, writer) = stream.into_split();
+    run_halves(reader, writer, shared, handle).await;
+}
+
+/// Runs a connection over any stream (TLS) to its end.
 pub(crate) async fn run<S>(stream: S, shared: Arc<ServerShared>, handle: Arc<ConnectionHandle>)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, writer) = tokio::io::split(stream);
+    run_halves(reader, writer, shared, handle).await;
+}
+
+async fn run_halves<R, W>(
+    reader: R,
+    writer: W,
+    shared: Arc<ServerShared>,
+    handle: Arc<ConnectionHandle>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let now = Instant::now();
     let handshake_deadline = shared.config.handshake_timeout.map(|t| now + t);
     let mut task = Task {
@@ -311,6 +340,10 @@ where
                     Ok(_) => {
                         self.last_activity = Instant::now();
                         self.process_input();
+                        if self.inbuf.is_empty() {
+                            // Give the buffer back: an idle connection holds none.
+                            self.inbuf = BytesMut::new();
+                        }
                     }
                 },
                 written = self.outbox.write_to(&mut self.writer), if self.outbox.has_work() => match written {
@@ -591,16 +624,28 @@ fn clean_close_info(draft: Draft, code: Option<u16>, reason: Bytes) -> Option<Cl
     }
 }
 
-/// Reads into `buf`, growing it only when a read is ready, so that an idle
-/// connection holds no read buffer.
-async fn read_some<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut BytesMut,
-) -> std::io::Result<usize> {
-    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-        buf.reserve(READ_CHUNK);
-    }
-    reader.read_buf(buf).await
+/// Reads what is ready into `buf`. An idle connection holds no read buffer:
+/// unless `buf` already has room (a message is arriving), the read goes into
+/// a buffer on the stack and only the bytes received are copied to `buf`.
+async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
+    poll_fn(|cx| {
+        if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
+            let before = buf.len();
+            let spare = buf.spare_capacity_mut();
+            let mut read = ReadBuf::uninit(spare);
+            ready!(Pin::new(&mut *reader).poll_read(cx, &mut read))?;
+            let filled = read.filled().len();
+            // SAFETY: `poll_read` initialised the first `filled` spare bytes.
+            unsafe { buf.set_len(before + filled) };
+            return Poll::Ready(Ok(filled));
+        }
+        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut read = ReadBuf::uninit(&mut scratch);
+        ready!(Pin::new(&mut *reader).poll_read(cx, &mut read))?;
+        buf.extend_from_slice(read.filled());
+        Poll::Ready(Ok(read.filled().len()))
+    })
+    .await
 }
 
 /// Seconds as Ruby prints them: `60`, `0.5`.

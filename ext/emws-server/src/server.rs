@@ -241,7 +241,7 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
     tokio::spawn(async move {
         let _live = live;
         match shared.config.tls.clone() {
-            None => connection::run(stream, shared, handle).await,
+            None => connection::run_tcp(stream, shared, handle).await,
             Some(tls) => {
                 // Here, after `Accepted` is queued, so that the reactor never
                 // waits for a TLS handshake; a failed one still goes through
