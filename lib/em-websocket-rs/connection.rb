@@ -253,12 +253,12 @@ module EventMachine
       end
 
       def _rs_message(message)
-        debug [:message_received, :text, message]
+        debug [:message_received, :text, message] if @debug
         application { trigger_on_message(message) }
       end
 
       def _rs_binary(message)
-        debug [:message_received, :binary, message]
+        debug [:message_received, :binary, message] if @debug
         application { trigger_on_binary(message) }
       end
 
@@ -299,7 +299,7 @@ module EventMachine
           raise WebSocketError, "Cannot send data frame since connection is closing"
         end
 
-        debug [:sending_frame, kind, data]
+        debug [:sending_frame, kind, data] if @debug
         if @native.send_frame(kind, data) == LIMIT_REACHED
           debug [:abort, :outbound_limit_reached]
           return 0

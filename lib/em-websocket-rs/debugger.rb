@@ -3,6 +3,8 @@
 module EventMachine
   module WebSocket
     # `:debug => true` prints what happens to each connection, as em-websocket does.
+    # Per-message paths call it as `debug [...] if @debug`, so that no array
+    # is built for each message when debugging is off.
     module Debugger
       private
 
