@@ -459,6 +459,23 @@ module EMWSSpec
         end
         expect(result).to be_between(0.2, 2)
       end
+
+      it 'does not hold up EM.stop with a client stalled in the TLS handshake' do
+        sock = nil
+        started = nil
+        em_run do
+          start_server(secure) { |_ws| }
+          sock = TCPSocket.new(host, port)
+          EM.add_timer(0.2) do
+            started = monotonic
+            done
+          end
+        end
+        expect(monotonic - started).to be < 1
+        expect(IO.select([sock], nil, nil, 2)).not_to be_nil
+      ensure
+        sock&.close
+      end
     end
 
     describe 'secure? and wss:// in draft 76 Location headers' do
