@@ -18,6 +18,7 @@ require 'rbconfig'
 require 'socket'
 require 'time'
 require 'etc'
+require 'fileutils'
 
 module EmwsBench
   ROOT = File.expand_path('..', __dir__)
@@ -27,10 +28,14 @@ module EmwsBench
   RESULTS_MD = File.join(__dir__, 'results.md')
   RESULTS_JSON = File.join(__dir__, 'results.json')
   START_LIMIT = 30 # seconds for a server to accept connections
+  # Servers and their logs live here; lib/ is copied here first so that a
+  # concurrent `rake compile` cannot swap the extension under a running server.
+  WORK_DIR = File.join(ROOT, 'tmp', 'bench')
+  LIB_COPY = File.join(WORK_DIR, 'lib')
 
   Impl = Struct.new(:key, :label, :ruby_args)
   IMPLS = [
-    Impl.new('rs', 'em-websocket-rs', ['-I', File.join(ROOT, 'lib')]),
+    Impl.new('rs', 'em-websocket-rs', ['-I', LIB_COPY]),
     Impl.new('original', 'em-websocket', ["-r#{USE_ORIGINAL}"])
   ].freeze
 
@@ -82,6 +87,7 @@ module EmwsBench
   def run
     Dir.chdir(ROOT) do
       build
+      prepare_work_dir
       impls, notes = available_impls
       raise 'neither implementation can run: nothing to benchmark' if impls.empty?
 
@@ -104,10 +110,17 @@ module EmwsBench
     system('cargo', 'build', '--release', '-p', 'emws-bench', exception: true)
   end
 
+  def prepare_work_dir
+    FileUtils.rm_rf(WORK_DIR)
+    FileUtils.mkdir_p(WORK_DIR)
+    FileUtils.cp_r(File.join(ROOT, 'lib'), LIB_COPY)
+  end
+
   # The implementations that load, each checked to really be the one named.
   def available_impls
     notes = []
     impls = IMPLS.select { |impl| selected?(impl) }
+    (IMPLS - impls).each { |impl| notes << "#{impl.label} column skipped: not in BENCH_IMPLS" }
     impls = impls.select do |impl|
       problem = impl_problem(impl)
       notes << "#{impl.label} column skipped: #{problem}" if problem
@@ -130,7 +143,7 @@ module EmwsBench
     out, err, status = Open3.capture3(RbConfig.ruby, *impl.ruby_args, '-e', probe)
     return "it does not load: #{err.lines.first&.strip}" unless status.success?
 
-    ours = out.start_with?(File.join(ROOT, 'lib'))
+    ours = out.start_with?(LIB_COPY)
     expected_ours = impl.key == 'rs'
     return "`require 'em-websocket-rs'` loaded #{out}, not #{impl.label}" unless ours == expected_ours
 
@@ -148,8 +161,7 @@ module EmwsBench
     groups.each do |group|
       with_server(impl, group.first.app) do |port, pid|
         group.each do |scenario|
-          report = generate(scenario, port, pid)
-          runs[[scenario.key, impl.key]] << report
+          runs[[scenario.key, impl.key]] << generate(scenario, port, pid)
         rescue StandardError => e
           failures << "#{scenario.title} on #{impl.label}: #{e.message}"
           warn "   FAILED: #{e.message}"
@@ -164,8 +176,10 @@ module EmwsBench
   def generate(scenario, port, pid)
     args = [*scenario.args, '--url', "ws://127.0.0.1:#{port}/", '--server-pid', pid.to_s, '--json']
     out, err, status = Open3.capture3(GENERATOR, *args)
-    raise "emws-bench #{args.join(' ')}: #{err.strip}" unless status.success?
-    raise "#{scenario.app} server died during #{scenario.key}" unless alive?(pid)
+    exit = exit_status(pid)
+    died = exit && " (the server died: #{exit})"
+    raise "emws-bench #{args.join(' ')}: #{err.strip}#{died}" unless status.success?
+    raise "the server died during #{scenario.key}: #{exit}" if died
 
     report = JSON.parse(out.lines.last)
     summary = scenario.metrics.map { |label, key, *| "#{label} #{report[key]}" }.join(', ')
@@ -175,8 +189,8 @@ module EmwsBench
 
   def with_server(impl, app, &block)
     port = free_port
-    log = File.join(ROOT, 'tmp', "bench-#{impl.key}-#{app}.log")
-    Dir.mkdir(File.dirname(log)) unless Dir.exist?(File.dirname(log))
+    @servers = (@servers || 0) + 1
+    log = File.join(WORK_DIR, format('%02d-%s-%s.log', @servers, impl.key, app))
     pid = Process.spawn({ 'HOST' => '127.0.0.1' },
                         RbConfig.ruby, *impl.ruby_args, File.join('examples', "#{app}.rb"), port.to_s,
                         chdir: ROOT, out: log, err: log)
@@ -210,10 +224,15 @@ module EmwsBench
     end
   end
 
-  def alive?(pid)
-    Process.waitpid(pid, Process::WNOHANG).nil?
+  # nil while the server runs; how it ended otherwise.
+  def exit_status(pid)
+    Process.waitpid2(pid, Process::WNOHANG)&.last
   rescue Errno::ECHILD
-    false
+    'exited'
+  end
+
+  def alive?(pid)
+    exit_status(pid).nil?
   end
 
   def stop(pid)
@@ -320,7 +339,7 @@ module EmwsBench
     lines << 'Generator CPU (share of one core, median) — near 1.0 means a figure is client-bound:'
     scenarios.each do |scenario|
       shares = impls.map do |impl|
-        "#{impl.label} #{median(runs[[scenario.key, impl.key]].map { |r| r['client_cpu_share'] }) || 'n/a'}"
+        "#{impl.label} #{median(runs[[scenario.key, impl.key]].map { |r| r['client_cpu_share'] })&.round(3) || 'n/a'}"
       end
       lines << "- #{scenario.title}: #{shares.join(', ')}"
     end
