@@ -40,9 +40,12 @@ File.write('Makefile', <<~MAKE)
   \tcd $(WORKSPACE) && RUBY=$(RUBY) $(CARGO) build --release #{locked} -p em-websocket-rs
   \tcp #{built.shellescape} $(LIBRARY)
 
+  # Copied beside the target, then renamed over it: a process that has the old
+  # library loaded keeps its mapping instead of crashing on a rewritten file.
   install: $(LIBRARY)
   \tmkdir -p $(DESTDIR)$(sitearchdir)/em-websocket-rs
-  \tcp $(LIBRARY) $(DESTDIR)$(sitearchdir)/em-websocket-rs/$(LIBRARY)
+  \tcp $(LIBRARY) $(DESTDIR)$(sitearchdir)/em-websocket-rs/.$(LIBRARY).tmp
+  \tmv -f $(DESTDIR)$(sitearchdir)/em-websocket-rs/.$(LIBRARY).tmp $(DESTDIR)$(sitearchdir)/em-websocket-rs/$(LIBRARY)
 
   clean:
   \trm -f $(LIBRARY)
