@@ -55,7 +55,11 @@ impl NativeConnection {
                 ))
             }
         };
-        Ok(sent_code(rb_self.0.send(kind, copy_bytes(data))))
+        Ok(sent_code(crate::wakes::send(
+            &rb_self.0,
+            kind,
+            copy_bytes(data),
+        )))
     }
 
     pub fn send_raw(&self, data: RString) -> u8 {

@@ -87,6 +87,7 @@ impl Reactor {
             batch.append(&mut fresh);
         }
         let total = batch.len();
+        let _deferral = crate::wakes::Deferral::begin();
         let mut events = batch.into_iter();
         while let Some(event) = events.next() {
             if let Err(error) = deliver(ruby, router, connections, event) {
@@ -195,6 +196,7 @@ fn server_config(ruby: &Ruby, options: RHash) -> Result<ServerConfig, Error> {
         handshake: HandshakeConfig {
             secure: secure || secure_proxy,
             protocols: get(ruby, options, "protocols")?.unwrap_or_default(),
+            ..HandshakeConfig::default()
         },
         max_message_size: get(ruby, options, "max_message_size")?
             .unwrap_or(defaults.max_message_size),

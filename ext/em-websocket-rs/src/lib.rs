@@ -13,6 +13,7 @@ mod connection;
 mod dispatch;
 mod handshake;
 mod server;
+mod wakes;
 
 use magnus::{function, method, prelude::*, Error, Ruby};
 
