@@ -11,8 +11,10 @@
 //! * [`close`]: close codes and close-frame payloads.
 //! * [`message`]: reassembly of fragmented messages.
 //! * [`protocol`]: the state machine of an open connection.
+//! * [`deflate`]: permessage-deflate (RFC 7692): negotiation and codec.
 
 pub mod close;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -20,6 +22,7 @@ pub mod message;
 pub mod protocol;
 pub mod utf8;
 
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, ProtocolError, ProtocolErrorKind};
 pub use handshake::{Accepted, HandshakeConfig, Preface, Request};
 pub use protocol::{Config, Draft, Event, OutKind, Protocol, State};

@@ -1,8 +1,10 @@
 //! Reassembly of data messages, which may arrive in several fragments with
-//! control frames interleaved (RFC 6455 §5.4).
+//! control frames interleaved (RFC 6455 §5.4), and inflated when they were
+//! compressed (RFC 7692).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use crate::deflate::Inflater;
 use crate::error::ProtocolError;
 use crate::protocol::Event;
 use crate::utf8::Utf8Validator;
@@ -17,8 +19,11 @@ pub enum MessageKind {
 #[derive(Debug)]
 pub struct IncomingMessage {
     kind: MessageKind,
-    /// Payloads of the non-final fragments received so far.
-    fragments: BytesMut,
+    /// Payloads of the non-final fragments received so far; for a
+    /// compressed message, everything inflated so far.
+    fragments: Vec<u8>,
+    /// RSV1 was set on the first frame (permessage-deflate).
+    compressed: bool,
     /// Payload bytes announced by the frame headers so far.
     len: u64,
     utf8: Utf8Validator,
@@ -28,10 +33,23 @@ impl IncomingMessage {
     pub fn new(kind: MessageKind) -> Self {
         IncomingMessage {
             kind,
-            fragments: BytesMut::new(),
+            fragments: Vec::new(),
+            compressed: false,
             len: 0,
             utf8: Utf8Validator::new(),
         }
+    }
+
+    /// A message whose frames carry deflate data (RSV1 on its first frame).
+    pub fn compressed(kind: MessageKind) -> Self {
+        IncomingMessage {
+            compressed: true,
+            ..Self::new(kind)
+        }
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
     }
 
     pub fn kind(&self) -> MessageKind {
@@ -52,8 +70,12 @@ impl IncomingMessage {
     }
 
     /// Checks payload bytes as they arrive, so invalid text fails the
-    /// connection without waiting for the rest of the message.
+    /// connection without waiting for the rest of the message. Compressed
+    /// bytes are not text: their text is checked as it is inflated.
     pub fn validate(&mut self, payload: &[u8]) -> Result<(), ProtocolError> {
+        if self.compressed {
+            return Ok(());
+        }
         match self.kind {
             MessageKind::Text => self.utf8.feed(payload).map_err(|_| invalid_utf8()),
             MessageKind::Binary => Ok(()),
@@ -63,6 +85,43 @@ impl IncomingMessage {
     /// Keeps a non-final fragment (already validated).
     pub fn push(&mut self, fragment: &[u8]) {
         self.fragments.extend_from_slice(fragment);
+    }
+
+    /// Inflates a fragment of a compressed message, keeping at most `limit`
+    /// bytes, and checks the text it yields.
+    pub fn push_compressed(
+        &mut self,
+        fragment: &[u8],
+        inflater: &mut Inflater,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        let start = self.fragments.len();
+        inflater.inflate(fragment, &mut self.fragments, limit)?;
+        self.validate_inflated(start)
+    }
+
+    /// Completes a compressed message with its final fragment.
+    pub fn finish_compressed(
+        mut self,
+        last: &[u8],
+        inflater: &mut Inflater,
+        limit: usize,
+    ) -> Result<Event, ProtocolError> {
+        self.push_compressed(last, inflater, limit)?;
+        let start = self.fragments.len();
+        inflater.finish(&mut self.fragments, limit)?;
+        self.validate_inflated(start)?;
+        self.finish(Bytes::new())
+    }
+
+    fn validate_inflated(&mut self, from: usize) -> Result<(), ProtocolError> {
+        match self.kind {
+            MessageKind::Text => self
+                .utf8
+                .feed(&self.fragments[from..])
+                .map_err(|_| invalid_utf8()),
+            MessageKind::Binary => Ok(()),
+        }
     }
 
     /// Completes the message with its final fragment (already validated).
@@ -75,7 +134,7 @@ impl IncomingMessage {
             last
         } else {
             self.fragments.extend_from_slice(&last);
-            self.fragments.freeze()
+            Bytes::from(self.fragments)
         };
         Ok(match self.kind {
             MessageKind::Text => Event::Text(data),

@@ -69,6 +69,7 @@ fn draft76_secure_location() {
     let config = HandshakeConfig {
         secure: true,
         protocols: Vec::new(),
+        ..HandshakeConfig::default()
     };
     let accepted = accept(&request(&draft76_request()), &config).unwrap();
     let response = String::from_utf8_lossy(&accepted.response);
@@ -89,6 +90,7 @@ fn draft76_protocol_with_configured_protocols() {
     let config = HandshakeConfig {
         secure: false,
         protocols: vec!["other".into()],
+        ..HandshakeConfig::default()
     };
     let accepted = accept(&request(&draft76_request()), &config).unwrap();
     assert_eq!(accepted.protocol, None);
@@ -96,6 +98,7 @@ fn draft76_protocol_with_configured_protocols() {
     let config = HandshakeConfig {
         secure: false,
         protocols: vec!["other".into(), "sample".into()],
+        ..HandshakeConfig::default()
     };
     let accepted = accept(&request(&draft76_request()), &config).unwrap();
     assert_eq!(accepted.protocol.as_deref(), Some("sample"));

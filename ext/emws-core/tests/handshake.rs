@@ -99,6 +99,7 @@ fn rfc6455_response_with_server_preference() {
     let config = HandshakeConfig {
         secure: false,
         protocols: vec!["superchat".into(), "chat".into()],
+        ..HandshakeConfig::default()
     };
     let accepted = accept(&request(RFC_REQUEST), &config).unwrap();
     assert_eq!(accepted.draft, Draft::Draft07);
@@ -140,6 +141,7 @@ fn protocols_offered_over_several_lines() {
     let config = HandshakeConfig {
         secure: false,
         protocols: vec!["x".into(), "c".into(), "a".into()],
+        ..HandshakeConfig::default()
     };
     let accepted = accept(&request(&head), &config).unwrap();
     assert_eq!(accepted.protocol.as_deref(), Some("c"));
@@ -150,6 +152,7 @@ fn no_common_protocol_means_no_header() {
     let config = HandshakeConfig {
         secure: false,
         protocols: vec!["other".into()],
+        ..HandshakeConfig::default()
     };
     let r = response(RFC_REQUEST, &config);
     assert!(!r.contains("Sec-WebSocket-Protocol"), "{r}");

@@ -1,8 +1,9 @@
 //! Arbitrary bytes, in arbitrary pieces, never panic or loop, whatever the draft.
 
 use bytes::BytesMut;
+use emws_core::deflate::Compressor;
 use emws_core::handshake::{accept, read_preface, HandshakeConfig, Preface};
-use emws_core::{Config, Draft, Protocol, State};
+use emws_core::{Config, DeflateParams, Draft, Protocol, State};
 
 /// xorshift64*: deterministic, so a failure can be replayed.
 struct Rng(u64);
@@ -43,12 +44,18 @@ impl Rng {
         let mut stream = Vec::new();
         for _ in 0..self.below(8) {
             let len = self.below(140);
-            let payload: Vec<u8> = if self.below(3) == 0 {
+            let mut payload: Vec<u8> = if self.below(3) == 0 {
                 self.bytes(len)
             } else {
                 "aé€𝄞".repeat(len / 10).into_bytes()
             };
-            stream.extend(self.frame(draft, &payload));
+            // permessage-deflate data (valid, until corrupted below), with
+            // RSV1 whether or not it is the first frame of a message.
+            let rsv1 = draft == Draft::Draft07 && self.below(3) == 0;
+            if rsv1 {
+                payload = Compressor::new(15, true).compress(&payload);
+            }
+            stream.extend(self.frame(draft, &payload, rsv1));
         }
         for _ in 0..self.below(3) {
             if !stream.is_empty() {
@@ -59,7 +66,7 @@ impl Rng {
         stream
     }
 
-    fn frame(&mut self, draft: Draft, payload: &[u8]) -> Vec<u8> {
+    fn frame(&mut self, draft: Draft, payload: &[u8], rsv1: bool) -> Vec<u8> {
         if draft.is_hixie() {
             return match self.below(10) {
                 0 => vec![0xFF, 0x00],
@@ -81,7 +88,8 @@ impl Rng {
         };
         let opcode = opcodes[self.below(opcodes.len())];
         let fin_bit = if self.below(3) == 0 { 0 } else { 0x80 };
-        let mut header = vec![fin_bit | opcode];
+        let rsv1 = if rsv1 { 0x40 } else { 0 };
+        let mut header = vec![fin_bit | rsv1 | opcode];
         match payload.len() {
             0..=125 => header.push(payload.len() as u8),
             n => {
@@ -129,6 +137,13 @@ fn random_frames_in_random_pieces() {
             max_frame_size: 1 + rng.below(300),
             max_message_size: rng.below(400),
             require_masking: rng.below(2) == 0,
+            deflate: (rng.below(2) == 0).then_some(DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: rng.below(2) == 0,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+                min_size: 0,
+            }),
         };
         let mut p = Protocol::new(draft, config);
         let stream = rng.stream(draft);

@@ -44,6 +44,15 @@ impl FrameHeader {
         header
     }
 
+    /// The same hybi header with RSV1 set: the frame starts a message
+    /// compressed with permessage-deflate (RFC 7692 §6).
+    pub fn with_rsv1(mut self) -> Self {
+        if self.len > 0 {
+            self.bytes[0] |= 0x40;
+        }
+        self
+    }
+
     /// Drafts 75/76: a single 0x00 opens a text frame, closed by 0xFF.
     pub fn hixie_text() -> Self {
         let mut header = Self::empty();
@@ -129,6 +138,13 @@ mod tests {
         assert_eq!(rfc(OpCode::Close, 2), [0x88, 2]);
         assert_eq!(rfc(OpCode::Ping, 5), [0x89, 5]);
         assert_eq!(rfc(OpCode::Pong, 5), [0x8A, 5]);
+    }
+
+    #[test]
+    fn rsv1_marks_a_compressed_message() {
+        let h = FrameHeader::hybi(Numbering::Rfc6455, true, OpCode::Text, 300).with_rsv1();
+        assert_eq!(h.as_bytes(), [0xC1, 126, 1, 44]);
+        assert_eq!(FrameHeader::empty().with_rsv1().as_bytes(), []);
     }
 
     #[test]

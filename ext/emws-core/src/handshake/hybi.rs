@@ -20,10 +20,12 @@ pub fn accept_key(key: &str) -> String {
     BASE64.encode(sha1.finalize())
 }
 
-/// The 101 response and the chosen subprotocol.
+/// The 101 response and the chosen subprotocol; `extensions` is the
+/// `Sec-WebSocket-Extensions` value of the accepted extensions.
 pub fn response(
     req: &Request,
     config: &HandshakeConfig,
+    extensions: Option<&str>,
 ) -> Result<(Vec<u8>, Option<String>), HandshakeError> {
     let key = req
         .header("sec-websocket-key")
@@ -38,6 +40,9 @@ pub fn response(
     );
     if let Some(protocol) = &protocol {
         response.push_str(&format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
+    }
+    if let Some(extensions) = extensions {
+        response.push_str(&format!("Sec-WebSocket-Extensions: {extensions}\r\n"));
     }
     response.push_str("\r\n");
     Ok((response.into_bytes(), protocol))

@@ -20,6 +20,7 @@ pub use preface::{read_preface, Preface};
 pub use request::Request;
 pub use ruby::RubyInteger;
 
+use crate::deflate::{self, DeflateConfig, DeflateParams};
 use crate::error::HandshakeError;
 use crate::protocol::Draft;
 
@@ -38,6 +39,9 @@ pub struct HandshakeConfig {
     /// Supported subprotocols, in the server's order of preference. Empty:
     /// em-websocket's behaviour (see [`accept`]).
     pub protocols: Vec<String>,
+    /// Accept permessage-deflate offers (RFC 6455 clients only); `None`:
+    /// offers are ignored, as em-websocket does.
+    pub compression: Option<DeflateConfig>,
 }
 
 /// An accepted handshake.
@@ -48,6 +52,9 @@ pub struct Accepted {
     pub draft: Draft,
     /// The subprotocol the response names.
     pub protocol: Option<String>,
+    /// permessage-deflate, when an offer was accepted: give it to
+    /// [`crate::Config::deflate`].
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Validates the request and builds the response, with em-websocket's checks
@@ -56,16 +63,29 @@ pub struct Accepted {
 ///
 /// Subprotocols: with [`HandshakeConfig::protocols`], the first of them the
 /// client offered; without, a single offered protocol is echoed.
+///
+/// Extensions: with [`HandshakeConfig::compression`], the client's first
+/// valid permessage-deflate offer (RFC 6455 clients only).
 pub fn accept(req: &Request, config: &HandshakeConfig) -> Result<Accepted, HandshakeError> {
     let draft = validate::validate(req)?;
+    let deflate = match (draft, &config.compression) {
+        (Draft::Draft07, Some(compression)) => {
+            deflate::negotiate(req.header_values("sec-websocket-extensions"), compression)
+        }
+        _ => None,
+    };
+    let extensions = deflate.as_ref().map(|(_, response)| response.as_str());
     let (response, protocol) = match draft {
         Draft::Draft75 => (draft75::response(req, config), None),
         Draft::Draft76 | Draft::Draft03 => draft76::response(req, config)?,
-        Draft::Draft05 | Draft::Draft06 | Draft::Draft07 => hybi::response(req, config)?,
+        Draft::Draft05 | Draft::Draft06 | Draft::Draft07 => {
+            hybi::response(req, config, extensions)?
+        }
     };
     Ok(Accepted {
         response,
         draft,
         protocol,
+        deflate: deflate.map(|(params, _)| params),
     })
 }

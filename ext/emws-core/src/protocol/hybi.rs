@@ -10,6 +10,8 @@ use crate::message::{IncomingMessage, MessageKind};
 
 /// RFC 6455 §5.5: control frames carry at most 125 bytes.
 const MAX_CONTROL_PAYLOAD: u64 = 125;
+/// RSV1 among the three reserved bits of [`crate::frame::Header::rsv`].
+const RSV1: u8 = 0b100;
 
 /// A frame whose header has been read and whose payload is arriving.
 #[derive(Debug)]
@@ -89,11 +91,20 @@ impl Protocol {
             .numbering()
             .decode(header.opcode)
             .ok_or_else(|| ProtocolError::protocol(format!("Unknown opcode {}", header.opcode)))?;
-        // No extension is ever negotiated.
-        if header.rsv != 0 {
+        // RSV1 marks a compressed message (RFC 7692 §6): only on the first
+        // frame of a data message, and only with permessage-deflate.
+        let compressed = header.rsv & RSV1 != 0;
+        if header.rsv & !RSV1 != 0 || (compressed && self.compression.is_none()) {
             return Err(ProtocolError::protocol(
                 "Reserved bits must be zero without a negotiated extension",
             ));
+        }
+        if compressed && !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(ProtocolError::protocol(if opcode.is_control() {
+                "RSV1 set on a control frame"
+            } else {
+                "RSV1 set on a continuation frame"
+            }));
         }
         if opcode.is_control() {
             if !header.fin {
@@ -128,7 +139,11 @@ impl Protocol {
                 } else {
                     MessageKind::Binary
                 };
-                let mut message = IncomingMessage::new(kind);
+                let mut message = if compressed {
+                    IncomingMessage::compressed(kind)
+                } else {
+                    IncomingMessage::new(kind)
+                };
                 message.reserve(header.payload_len, max_message_size)?;
                 self.message = Some(message);
             }
@@ -157,11 +172,22 @@ impl Protocol {
                 let Some(mut message) = self.message.take() else {
                     return Ok(());
                 };
-                if frame.fin {
-                    events.push(message.finish(payload)?);
-                } else {
-                    message.push(&payload);
-                    self.message = Some(message);
+                let limit = self.inflated_limit();
+                match (message.is_compressed(), self.compression.as_mut()) {
+                    (true, Some(compression)) => {
+                        let inflater = &mut compression.inflater;
+                        if frame.fin {
+                            events.push(message.finish_compressed(&payload, inflater, limit)?);
+                        } else {
+                            message.push_compressed(&payload, inflater, limit)?;
+                            self.message = Some(message);
+                        }
+                    }
+                    _ if frame.fin => events.push(message.finish(payload)?),
+                    _ => {
+                        message.push(&payload);
+                        self.message = Some(message);
+                    }
                 }
             }
             OpCode::Ping => {
@@ -172,6 +198,15 @@ impl Protocol {
             OpCode::Close => self.receive_close(payload, out, events)?,
         }
         Ok(())
+    }
+
+    /// How large a compressed message may grow as it is inflated: what an
+    /// uncompressed one may be (`max_frame_size`, and `max_message_size` when set).
+    fn inflated_limit(&self) -> usize {
+        match self.config.max_message_size {
+            0 => self.config.max_frame_size,
+            max => max.min(self.config.max_frame_size),
+        }
     }
 
     fn receive_close(

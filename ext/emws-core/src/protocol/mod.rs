@@ -4,7 +4,9 @@
 //! * `hybi`: receiving frames of drafts 01-03, 05-06 and RFC 6455.
 //! * `hixie`: receiving frames of drafts 75 and 76.
 //! * `send`: frames the server sends, and the closing handshake.
+//! * `compression`: permessage-deflate, when negotiated.
 
+mod compression;
 mod draft;
 mod hixie;
 mod hybi;
@@ -15,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 pub use crate::frame::FrameHeader;
 pub use draft::Draft;
 
+use crate::deflate::DeflateParams;
 use crate::error::ProtocolError;
 use crate::frame::hixie::HixieDecoder;
 use crate::frame::OpCode;
@@ -34,6 +37,9 @@ pub struct Config {
     pub max_message_size: usize,
     /// Fail on unmasked client frames (RFC 6455 §5.1). em-websocket accepts them.
     pub require_masking: bool,
+    /// permessage-deflate as negotiated in the handshake (RFC 6455 drafts
+    /// only: earlier drafts ignore it).
+    pub deflate: Option<DeflateParams>,
 }
 
 impl Default for Config {
@@ -42,6 +48,7 @@ impl Default for Config {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_message_size: 0,
             require_masking: false,
+            deflate: None,
         }
     }
 }
@@ -104,6 +111,7 @@ pub struct Protocol {
     /// still arriving.
     frame: Option<hybi::IncomingFrame>,
     hixie: HixieDecoder,
+    compression: Option<compression::Compression>,
 }
 
 impl Protocol {
@@ -115,6 +123,10 @@ impl Protocol {
             message: None,
             frame: None,
             hixie: HixieDecoder::default(),
+            compression: config
+                .deflate
+                .filter(|_| draft == Draft::Draft07)
+                .map(compression::Compression::new),
         }
     }
 
@@ -128,6 +140,11 @@ impl Protocol {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// permessage-deflate's parameters, when it is on.
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.compression.as_ref().map(|c| &c.params)
     }
 
     /// Applies to frames whose header has not arrived yet.

@@ -1,5 +1,7 @@
 //! Frames the server sends, and the closing handshake from our side.
 
+use bytes::Bytes;
+
 use super::{Draft, OutKind, Protocol, State};
 use crate::close::close_body;
 use crate::error::ProtocolError;
@@ -11,6 +13,8 @@ const DRAFT05_CLOSE_BODY: &[u8] = &[0x53];
 impl Protocol {
     /// Appends one complete frame: header, payload, trailer.
     ///
+    /// The payload is never compressed (an uncompressed message is valid
+    /// under permessage-deflate too); [`Protocol::frame`] compresses.
     /// Drafts 75 and 76 have no ping or pong: nothing is written for them
     /// ([`Protocol::check_send`] rejects them).
     pub fn encode(&self, kind: OutKind, payload: &[u8], out: &mut Vec<u8>) {
@@ -25,8 +29,34 @@ impl Protocol {
         out.extend_from_slice(trailer);
     }
 
-    /// The header alone, for writing a large payload without copying it:
-    /// header, then payload, then [`Protocol::frame_trailer`].
+    /// The header and payload of one message's frame, for writing a large
+    /// payload without copying it: header, payload, then
+    /// [`Protocol::frame_trailer`].
+    ///
+    /// With permessage-deflate, a text or binary message of at least
+    /// `min_size` bytes is compressed (here, on the caller's thread) and its
+    /// header has RSV1 set; anything else is handed back as it is.
+    pub fn frame(&mut self, kind: OutKind, payload: Bytes) -> (FrameHeader, Bytes) {
+        match self.compress(kind, &payload) {
+            Some(compressed) => (
+                self.frame_header(kind, compressed.len()).with_rsv1(),
+                compressed,
+            ),
+            None => (self.frame_header(kind, payload.len()), payload),
+        }
+    }
+
+    /// Compresses a data message when permessage-deflate is on and the
+    /// message is worth it; control frames never are (RFC 7692 §6.1).
+    fn compress(&mut self, kind: OutKind, payload: &[u8]) -> Option<Bytes> {
+        match kind {
+            OutKind::Text | OutKind::Binary => self.compression.as_mut()?.compress(payload),
+            OutKind::Ping | OutKind::Pong => None,
+        }
+    }
+
+    /// The header alone, uncompressed: header, then payload, then
+    /// [`Protocol::frame_trailer`].
     ///
     /// Drafts 75/76 send binary as a length-prefixed frame (which clients
     /// discard) and have no header for ping or pong (an empty one).
