@@ -16,6 +16,7 @@ require 'em-websocket-rs/framing'
 require 'em-websocket-rs/options'
 require 'em-websocket-rs/connection'
 require 'em-websocket-rs/reactor'
+require 'em-websocket-rs/channel'
 require 'em-websocket-rs/websocket'
 require 'em-websocket-rs/start_server'
 

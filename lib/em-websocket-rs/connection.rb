@@ -241,6 +241,11 @@ module EventMachine
 
       def unbind; end
 
+      # The native handle, for EmWebSocketRs::Channel.
+      def _rs_native
+        @native
+      end
+
       # --- Events from the native side, called on the reactor thread ---
 
       def _rs_open(path, query_string, header_pairs, version, secure, protocol, pingable, close_codes)

@@ -9,7 +9,13 @@ module EmWebSocketRs
     KNOWN = %i[
       host port debug secure tls_options secure_proxy close_timeout outbound_limit
       protocols max_message_size max_handshake_size handshake_timeout strict_masking
-      reuse_port backlog
+      reuse_port backlog compression
+    ].freeze
+
+    # What `:compression => { ... }` may set (permessage-deflate).
+    COMPRESSION_KEYS = %i[
+      server_no_context_takeover client_no_context_takeover server_max_window_bits
+      client_max_window_bits min_size
     ].freeze
 
     module_function
@@ -29,6 +35,7 @@ module EmWebSocketRs
         max_handshake_size: size(options, :max_handshake_size),
         handshake_timeout: seconds(options, :handshake_timeout),
         protocols: protocols(options[:protocols]),
+        compression: compression(options[:compression]),
         strict_masking: flag(options, :strict_masking),
         reuse_port: flag(options, :reuse_port),
         backlog: size(options, :backlog)
@@ -74,6 +81,32 @@ module EmWebSocketRs
       raise ArgumentError, ":#{key} must be a positive number of seconds, got #{value.inspect}" unless value.is_a?(Numeric) && value.positive?
 
       value.to_f
+    end
+
+    # permessage-deflate: `true` (the defaults), `false`/nil (off), or a Hash
+    # of COMPRESSION_KEYS.
+    def compression(value)
+      return nil if value.nil? || value == false
+      return {} if value == true
+      raise ArgumentError, ":compression must be true, false or a Hash, got #{value.inspect}" unless value.is_a?(Hash)
+
+      unknown = value.keys - COMPRESSION_KEYS
+      unless unknown.empty?
+        raise ArgumentError, ":compression has unknown keys #{unknown.map(&:inspect).join(', ')} " \
+                             "(known: #{COMPRESSION_KEYS.map(&:inspect).join(', ')})"
+      end
+      value.each { |key, setting| compression_setting(key, setting) }
+      value.dup
+    end
+
+    def compression_setting(key, setting)
+      expected, valid = case key
+                        when :min_size then ['an Integer >= 0', setting.is_a?(Integer) && setting >= 0]
+                        when :server_max_window_bits, :client_max_window_bits
+                          ['an Integer from 8 to 15', setting.is_a?(Integer) && setting.between?(8, 15)]
+                        else ['true or false', [true, false].include?(setting)]
+                        end
+      raise ArgumentError, ":compression's #{key.inspect} must be #{expected}, got #{setting.inspect}" unless valid
     end
 
     def protocols(value)

@@ -12,10 +12,24 @@ use magnus::{Error, RString, Ruby};
 pub struct NativeConnection(pub Arc<ConnectionHandle>);
 
 /// Copies a Ruby string's bytes: the one copy a message makes on its way out.
-fn copy_bytes(string: RString) -> Bytes {
+pub fn copy_bytes(string: RString) -> Bytes {
     // SAFETY: the slice is copied before any Ruby code can run and move or
     // change the string.
     Bytes::copy_from_slice(unsafe { string.as_slice() })
+}
+
+/// The frame kind for an RFC 6455 opcode: 1 text, 2 binary, 9 ping, 10 pong.
+pub fn out_kind(ruby: &Ruby, opcode: u8) -> Result<OutKind, Error> {
+    match opcode {
+        1 => Ok(OutKind::Text),
+        2 => Ok(OutKind::Binary),
+        9 => Ok(OutKind::Ping),
+        10 => Ok(OutKind::Pong),
+        other => Err(Error::new(
+            ruby.exception_arg_error(),
+            format!("unknown frame kind {other}"),
+        )),
+    }
 }
 
 fn sent_code(sent: Sent) -> u8 {
@@ -43,18 +57,7 @@ impl NativeConnection {
     /// 10 pong). Returns 0 when queued, 1 when `:outbound_limit` aborted the
     /// connection, 2 when the connection is already gone.
     pub fn send_frame(ruby: &Ruby, rb_self: &Self, kind: u8, data: RString) -> Result<u8, Error> {
-        let kind = match kind {
-            1 => OutKind::Text,
-            2 => OutKind::Binary,
-            9 => OutKind::Ping,
-            10 => OutKind::Pong,
-            other => {
-                return Err(Error::new(
-                    ruby.exception_arg_error(),
-                    format!("unknown frame kind {other}"),
-                ))
-            }
-        };
+        let kind = out_kind(ruby, kind)?;
         Ok(sent_code(crate::wakes::send(
             &rb_self.0,
             kind,

@@ -11,6 +11,7 @@
 
 mod connection;
 mod dispatch;
+mod fanout;
 mod handshake;
 mod server;
 mod wakes;
@@ -40,6 +41,13 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     server.define_method("port", method!(server::NativeServer::port, 0))?;
     server.define_method("addresses", method!(server::NativeServer::addresses, 0))?;
     server.define_method("stop", method!(server::NativeServer::stop, 1))?;
+
+    let fanout = native.define_class("Fanout", ruby.class_object())?;
+    fanout.define_singleton_method("new", function!(fanout::Fanout::new, 0))?;
+    fanout.define_method("add", method!(fanout::Fanout::add, 1))?;
+    fanout.define_method("remove", method!(fanout::Fanout::remove, 1))?;
+    fanout.define_method("size", method!(fanout::Fanout::len, 0))?;
+    fanout.define_method("push", method!(fanout::Fanout::push, 2))?;
 
     let conn = native.define_class("Connection", ruby.class_object())?;
     conn.define_method("id", method!(connection::NativeConnection::id, 0))?;

@@ -1,0 +1,53 @@
+# frozen_string_literal: true
+
+module EmWebSocketRs
+  # A broadcast group of WebSocket connections, for fan-out without a Ruby
+  # call per receiver:
+  #
+  #   room = EmWebSocketRs::Channel.new
+  #   ws.onopen  { room.subscribe(ws) }
+  #   ws.onmessage { |msg| room.push(msg) }
+  #
+  # `push` copies the message out of Ruby once; every connection's queue
+  # shares those bytes, and each connection is woken once per push. It is the
+  # fast path for what applications do with `EM::Channel` and `ws.send`, which
+  # keeps working too. Connections leave the channel when they close.
+  class Channel
+    def initialize
+      @native = Native::Fanout.new
+    end
+
+    # Adds an open connection; false if it was already subscribed.
+    def subscribe(ws)
+      raise EventMachine::WebSocket::WebSocketError, "Cannot subscribe before onopen callback" unless ws.state == :connected
+
+      @native.add(ws._rs_native)
+    end
+
+    # Removes a connection; false if it was not subscribed.
+    def unsubscribe(ws)
+      @native.remove(ws._rs_native)
+    end
+
+    # Sends a text message to every subscriber; returns how many took it.
+    # Raises WebSocketError for data that is not valid UTF-8, as `ws.send` does.
+    def push(message)
+      unless (message.encoding == Encoding::UTF_8 && message.valid_encoding?) || message.ascii_only?
+        raise EventMachine::WebSocket::WebSocketError,
+              "Data sent to WebSocket must be valid UTF-8 but was #{message.encoding} (valid: #{message.valid_encoding?})"
+      end
+
+      @native.push(EventMachine::WebSocket::Connection::TEXT, message)
+    end
+
+    # Sends a binary message to every subscriber; returns how many took it.
+    def push_binary(message)
+      @native.push(EventMachine::WebSocket::Connection::BINARY, message)
+    end
+
+    # The number of subscribers (those that closed since the last push included).
+    def size
+      @native.size
+    end
+  end
+end
