@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use emws_core::HandshakeConfig;
+use emws_core::{DeflateConfig, HandshakeConfig};
 use emws_server::{
     Bridge, ErrorKind, Event, Opened, Pem, Server, ServerConfig, TlsConfig, TlsOptions,
 };
@@ -196,7 +196,10 @@ fn server_config(ruby: &Ruby, options: RHash) -> Result<ServerConfig, Error> {
         handshake: HandshakeConfig {
             secure: secure || secure_proxy,
             protocols: get(ruby, options, "protocols")?.unwrap_or_default(),
-            ..HandshakeConfig::default()
+            compression: match get::<RHash>(ruby, options, "compression")? {
+                Some(compression) => Some(deflate_config(ruby, compression)?),
+                None => None,
+            },
         },
         max_message_size: get(ruby, options, "max_message_size")?
             .unwrap_or(defaults.max_message_size),
@@ -214,6 +217,32 @@ fn server_config(ruby: &Ruby, options: RHash) -> Result<ServerConfig, Error> {
             Some(tls) => Some(tls_config(ruby, tls)?),
             None => None,
         },
+    })
+}
+
+/// `:compression`'s settings (validated by the Ruby side); what is not given
+/// keeps its default.
+fn deflate_config(ruby: &Ruby, options: RHash) -> Result<DeflateConfig, Error> {
+    let defaults = DeflateConfig::default();
+    let get = |key: &str| -> Option<Value> {
+        options
+            .get(ruby.to_symbol(key))
+            .filter(|value| !value.is_nil())
+    };
+    let flag = |key: &str, default: bool| get(key).map_or(Ok(default), bool::try_convert);
+    let bits = |key: &str, default: u8| get(key).map_or(Ok(default), u8::try_convert);
+    Ok(DeflateConfig {
+        server_no_context_takeover: flag(
+            "server_no_context_takeover",
+            defaults.server_no_context_takeover,
+        )?,
+        client_no_context_takeover: flag(
+            "client_no_context_takeover",
+            defaults.client_no_context_takeover,
+        )?,
+        server_max_window_bits: bits("server_max_window_bits", defaults.server_max_window_bits)?,
+        client_max_window_bits: bits("client_max_window_bits", defaults.client_max_window_bits)?,
+        min_size: get("min_size").map_or(Ok(defaults.min_size), usize::try_convert)?,
     })
 }
 

@@ -460,7 +460,7 @@ where
     }
 
     fn encode(&mut self, kind: OutKind, payload: Bytes) {
-        let Some(protocol) = self.protocol.as_ref() else {
+        let Some(protocol) = self.protocol.as_mut() else {
             // Not reachable through the Ruby API (it refuses before onopen).
             self.handle.written(payload.len());
             return;
@@ -469,14 +469,21 @@ where
             self.handle.written(payload.len());
             return;
         }
-        let header = protocol.frame_header(kind, payload.len());
-        let trailer = protocol.frame_trailer(kind);
         let counted = payload.len();
+        // permessage-deflate compresses here, on this tokio thread.
+        let (header, payload) = protocol.frame(kind, payload);
+        let trailer = protocol.frame_trailer(kind);
         let before = self.outbox.len();
         self.outbox.push_slice(header.as_ref());
         self.outbox.push_bytes(payload);
         self.outbox.push_slice(trailer);
         self.add_overhead(before, counted);
+        // A compressed frame may be shorter than the message the Ruby side
+        // counted: only what is queued will be reported written.
+        let queued = self.outbox.len() - before;
+        if counted > queued {
+            self.handle.written(counted - queued);
+        }
     }
 
     /// Counts the bytes the task queued since the outbox held `before`, less
