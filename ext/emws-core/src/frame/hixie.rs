@@ -73,6 +73,10 @@ impl HixieDecoder {
     }
 }
 
+/// Ten base-128 digits hold any 64-bit length; more can only be leading
+/// zeros (0x80), which would otherwise be buffered without end.
+const MAX_LENGTH_DIGITS: usize = 10;
+
 fn decode_length_prefixed(
     input: &mut BytesMut,
     max_frame_size: usize,
@@ -92,6 +96,11 @@ fn decode_length_prefixed(
         }
         if digit & 0x80 == 0 {
             break;
+        }
+        if pos > MAX_LENGTH_DIGITS {
+            return Err(ProtocolError::protocol(
+                "Invalid frame length: too many digits",
+            ));
         }
     }
     let length = length as usize; // <= max_frame_size
@@ -204,5 +213,20 @@ mod tests {
         let endless = [0x80].into_iter().chain([0xFF; 64]).collect::<Vec<u8>>();
         let err = decode_all(&endless, usize::MAX).unwrap_err();
         assert_eq!(err.code(), 1009);
+    }
+
+    #[test]
+    fn endless_leading_zero_digits_fail_instead_of_being_buffered() {
+        // 0x80 adds a zero digit and asks for another: the length never grows.
+        let mut decoder = HixieDecoder::default();
+        let mut input = BytesMut::from(&[0x80; 10][..]);
+        assert_eq!(decoder.decode(&mut input, 100), Ok(None));
+        input.extend_from_slice(&[0x80]);
+        let err = decoder.decode(&mut input, 100).unwrap_err();
+        assert_eq!(err.code(), 1002);
+        // Nine leading zeros and a last digit are still a length.
+        let mut frame = vec![0x80; 9];
+        frame.extend_from_slice(&[0x80, 0x02, b'h', b'i']);
+        assert_eq!(decode_all(&frame, 100), Ok(vec![HixieFrame::Discarded]));
     }
 }
