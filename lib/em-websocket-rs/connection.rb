@@ -25,6 +25,8 @@ module EventMachine
       QUEUED = 0
       LIMIT_REACHED = 1
 
+      NO_TLS_OPTIONS = {}.freeze
+
       ERROR_CLASSES = {
         handshake: HandshakeError,
         protocol: WSProtocolError,
@@ -87,11 +89,11 @@ module EventMachine
         @debug = options[:debug] || false
         @secure = options[:secure] || false
         @secure_proxy = options[:secure_proxy] || false
-        @tls_options = options[:tls_options] || {}
+        @tls_options = options[:tls_options] || NO_TLS_OPTIONS
         @close_timeout = options[:close_timeout]
         @outbound_limit = options[:outbound_limit] || 0
         @state = :handshake
-        @handshake = nil
+        @opened = false
         @comm_inactivity_timeout = 0.0
 
         debug [:initialize]
@@ -123,7 +125,7 @@ module EventMachine
         unless (data.encoding == UTF8 && data.valid_encoding?) || data.ascii_only?
           raise WebSocketError, "Data sent to WebSocket must be valid UTF-8 but was #{data.encoding} (valid: #{data.valid_encoding?})"
         end
-        raise WebSocketError, "Cannot send data before onopen callback" if @handshake.nil?
+        raise WebSocketError, "Cannot send data before onopen callback" unless @opened
 
         send_frame(TEXT, data)
         nil
@@ -132,14 +134,14 @@ module EventMachine
       alias send send_text
 
       def send_binary(data)
-        raise WebSocketError, "Cannot send binary before onopen callback" if @handshake.nil?
+        raise WebSocketError, "Cannot send binary before onopen callback" unless @opened
 
         send_frame(BINARY, data)
       end
 
       # Sends a ping; false on drafts without ping (before draft 01).
       def ping(body = '')
-        raise WebSocketError, "Cannot ping before onopen callback" if @handshake.nil?
+        raise WebSocketError, "Cannot ping before onopen callback" unless @opened
         return false unless @pingable
 
         send_frame(PING, body)
@@ -148,7 +150,7 @@ module EventMachine
 
       # Sends an unsolicited pong; pongs answering pings are sent automatically.
       def pong(body = '')
-        raise WebSocketError, "Cannot ping before onopen callback" if @handshake.nil?
+        raise WebSocketError, "Cannot ping before onopen callback" unless @opened
         return false unless @pingable
 
         send_frame(PONG, body)
@@ -156,13 +158,13 @@ module EventMachine
       end
 
       def pingable?
-        raise WebSocketError, "Cannot test whether pingable before onopen callback" if @handshake.nil?
+        raise WebSocketError, "Cannot test whether pingable before onopen callback" unless @opened
 
         @pingable
       end
 
       def supports_close_codes?
-        raise WebSocketError, "Cannot test before onopen callback" if @handshake.nil?
+        raise WebSocketError, "Cannot test before onopen callback" unless @opened
 
         @supports_close_codes
       end
@@ -251,10 +253,13 @@ module EventMachine
       def _rs_open(path, query_string, header_pairs, version, secure, protocol, pingable, close_codes)
         @pingable = pingable
         @supports_close_codes = close_codes
-        @handshake = Handshake.completed(path, query_string, header_pairs, version, secure, protocol)
+        # Not kept: em-websocket lets the handshake go after onopen too, and an
+        # idle connection should not hold its request headers.
+        handshake = Handshake.completed(path, query_string, header_pairs, version, secure, protocol)
+        @opened = true
         @state = :connected
         debug [:accepting_ws_version, version]
-        application { trigger_on_open(@handshake) }
+        application { trigger_on_open(handshake) }
       end
 
       def _rs_message(message)
@@ -324,7 +329,7 @@ module EventMachine
       end
 
       def close_websocket_private(code, body)
-        if @handshake && @state != :closed
+        if @opened && @state != :closed
           debug [:closing, code]
           @native.close(code, body&.to_s, close_timeout.to_f)
           # Drafts 75 and 76 have no closing handshake (nor ping): they just

@@ -11,7 +11,7 @@ module EventMachine
     class Handshake
       include EventMachine::Deferrable
 
-      attr_reader :path, :query_string, :protocol_version, :headers, :headers_downcased
+      attr_reader :path, :query_string, :protocol_version
 
       # The subprotocol chosen from the client's Sec-WebSocket-Protocol, if any.
       attr_reader :protocol
@@ -26,8 +26,9 @@ module EventMachine
       def initialize(secure)
         @secure = secure
         @data = nil
-        @headers = {}
-        @headers_downcased = {}
+        @header_pairs = []
+        @headers = nil
+        @headers_downcased = nil
         @path = nil
         @query_string = nil
         @protocol_version = nil
@@ -51,12 +52,25 @@ module EventMachine
         end
       end
 
+      # The request headers, names as sent. Repeated headers are joined as
+      # http_parser.rb (em-websocket's parser) joins them.
+      def headers
+        @headers ||= @header_pairs.each_slice(2).with_object({}) do |(name, value), headers|
+          headers[name] = headers.key?(name) ? "#{headers[name]}, #{value}" : value
+        end
+      end
+
+      # The same, with downcased names.
+      def headers_downcased
+        @headers_downcased ||= headers.transform_keys(&:downcase)
+      end
+
       def query
         Hash[query_string.split('&').map { |pair| pair.split('=', 2) }]
       end
 
       def origin
-        @headers_downcased['origin'] || @headers_downcased['sec-websocket-origin'] || nil
+        headers_downcased['origin'] || headers_downcased['sec-websocket-origin'] || nil
       end
 
       def secure?
@@ -70,11 +84,7 @@ module EventMachine
         @query_string = query_string
         @protocol_version = protocol_version
         @protocol = protocol
-        header_pairs.each_slice(2) do |name, value|
-          # Repeated headers are joined as http_parser.rb (em-websocket's parser) joins them.
-          @headers[name] = @headers.key?(name) ? "#{@headers[name]}, #{value}" : value
-        end
-        @headers.each { |name, value| @headers_downcased[name.downcase] = value }
+        @header_pairs = header_pairs
       end
     end
   end
