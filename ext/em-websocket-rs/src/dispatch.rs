@@ -113,12 +113,16 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         handle.start();
         return accepted.map(drop);
     }
+    if let Event::Barrier { handle, barrier } = event {
+        handle.release(barrier);
+        return Ok(());
+    }
     let Some(conn) = connections.get(id) else {
         // The Ruby side refused the connection (its server had stopped).
         return Ok(());
     };
     let _: Value = match event {
-        Event::Accepted { .. } => unreachable!("handled above"),
+        Event::Accepted { .. } | Event::Barrier { .. } => unreachable!("handled above"),
         Event::Opened { opened, .. } => conn.funcall(*OPEN, open_args(ruby, *opened)?)?,
         Event::Text { data, .. } => {
             // The core has validated the text as UTF-8.

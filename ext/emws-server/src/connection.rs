@@ -43,6 +43,8 @@ const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
 enum Command {
     /// The application's block has run for this connection: it may begin.
     Start,
+    /// The Ruby side has delivered every event before the barrier of this number.
+    Release(u64),
     Send {
         kind: OutKind,
         payload: Bytes,
@@ -115,6 +117,12 @@ impl ConnectionHandle {
     /// the handshake, as in em-websocket where the block runs on accept.
     pub fn start(&self) {
         self.enqueue(Command::Start);
+    }
+
+    /// Called by the Ruby side when it reaches a `Barrier` event: what the
+    /// application sent for the events before it is queued by now.
+    pub fn release(&self, barrier: u64) {
+        self.enqueue(Command::Release(barrier));
     }
 
     /// Queues a data or control frame (encoded on the connection's task).
@@ -275,6 +283,14 @@ struct Task<R, W> {
     events: Vec<emws_core::Event>,
     ending: Ending,
     started: bool,
+    /// Protocol replies (pongs, close frames) held, by barrier, until the
+    /// Ruby side has delivered the events that came before them.
+    held: VecDeque<(u64, Vec<u8>)>,
+    /// The last barrier sent to the Ruby side, and the last it released.
+    barrier_sent: u64,
+    barrier_released: u64,
+    /// Events went to the Ruby side after the last barrier.
+    events_since_barrier: bool,
     handshake_deadline: Option<Instant>,
     close_deadline: Option<(Instant, Duration)>,
     inactivity: Option<Duration>,
@@ -329,6 +345,10 @@ async fn run_halves<R, W>(
         events: Vec::new(),
         ending: Ending::Running,
         started: false,
+        held: VecDeque::new(),
+        barrier_sent: 0,
+        barrier_released: 0,
+        events_since_barrier: false,
         handshake_deadline,
         close_deadline: None,
         inactivity: None,
@@ -349,7 +369,9 @@ where
         }
         loop {
             if self.ending == Ending::Now
-                || (self.ending == Ending::AfterWriting && !self.outbox.has_work())
+                || (self.ending == Ending::AfterWriting
+                    && !self.outbox.has_work()
+                    && self.held.is_empty())
             {
                 break;
             }
@@ -437,6 +459,7 @@ where
             }
             match command {
                 Command::Start => self.started = true,
+                Command::Release(barrier) => self.release(barrier),
                 Command::Send { kind, payload } => self.encode(kind, payload),
                 Command::Raw(data) => self.outbox.push_bytes(data),
                 Command::Close {
@@ -465,7 +488,11 @@ where
             self.handle.written(payload.len());
             return;
         };
-        if protocol.check_send(kind).is_err() || self.ending != Ending::Running {
+        // While the answer to the peer's close (or our failure's close frame)
+        // is held for the events before it, replies to those events still go
+        // out first, as they would have in em-websocket.
+        let sendable = self.ending == Ending::Running && protocol.check_send(kind).is_ok();
+        if !sendable && self.held.is_empty() {
             self.handle.written(payload.len());
             return;
         }
@@ -589,17 +616,15 @@ where
         let was_closing = protocol.state() == State::Closing;
         let draft = protocol.draft();
         protocol.set_max_frame_size(self.handle.max_frame_size());
-        let before = self.outbox.len();
-        let tail_before = self.outbox.tail_mut().len();
-        let result = protocol.receive(&mut self.inbuf, self.outbox.tail_mut(), &mut self.events);
+        let mut replies = Vec::new();
+        let result = protocol.receive(&mut self.inbuf, &mut replies, &mut self.events);
         if let Err(error) = &result {
-            protocol.fail(error, self.outbox.tail_mut());
+            protocol.fail(error, &mut replies);
         }
         let state = protocol.state();
-        self.outbox.commit(tail_before);
-        self.add_overhead(before, 0);
 
         let id = self.handle.id;
+        self.events_since_barrier |= !self.events.is_empty() || result.is_err();
         for event in self.events.drain(..) {
             let event = match event {
                 emws_core::Event::Text(data) => Event::Text { id, data },
@@ -618,6 +643,9 @@ where
         if let Err(error) = result {
             self.report_error(error.kind.into(), error.message);
         }
+        if !replies.is_empty() {
+            self.queue_replies(replies);
+        }
         if state == State::Closed {
             self.close_deadline = None;
             self.inbuf = BytesMut::new();
@@ -628,6 +656,43 @@ where
                 Ending::AfterWriting
             };
         }
+    }
+
+    /// Queues protocol replies behind whatever the application sends for the
+    /// events already reported, as em-websocket (which runs the application's
+    /// blocks while it reads) orders them: a reply to a message goes out
+    /// before the echo of a close that followed it. The Ruby side releases a
+    /// barrier once it has delivered the events before it.
+    fn queue_replies(&mut self, replies: Vec<u8>) {
+        if self.events_since_barrier {
+            self.events_since_barrier = false;
+            self.barrier_sent += 1;
+            self.held.push_back((self.barrier_sent, replies));
+            self.shared.bridge.push(Event::Barrier {
+                handle: self.handle.clone(),
+                barrier: self.barrier_sent,
+            });
+        } else if let Some((_, last)) = self.held.back_mut() {
+            last.extend_from_slice(&replies);
+        } else {
+            self.write_replies(&replies);
+        }
+    }
+
+    fn release(&mut self, barrier: u64) {
+        self.barrier_released = self.barrier_released.max(barrier);
+        while let Some((_, replies)) = self
+            .held
+            .pop_front_if(|(held, _)| *held <= self.barrier_released)
+        {
+            self.write_replies(&replies);
+        }
+    }
+
+    fn write_replies(&mut self, replies: &[u8]) {
+        let before = self.outbox.len();
+        self.outbox.push_slice(replies);
+        self.add_overhead(before, 0);
     }
 
     fn report_error(&self, kind: ErrorKind, message: String) {

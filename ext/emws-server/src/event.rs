@@ -90,6 +90,13 @@ pub enum Event {
         kind: ErrorKind,
         message: String,
     },
+    /// Not for the application: the binding releases it at once
+    /// (`ConnectionHandle::release`), which tells the task that every event
+    /// before it has been delivered.
+    Barrier {
+        handle: Arc<ConnectionHandle>,
+        barrier: u64,
+    },
     /// Always the last event of a connection, exactly once.
     Closed {
         id: u64,
@@ -102,7 +109,7 @@ pub enum Event {
 impl Event {
     pub fn connection_id(&self) -> u64 {
         match self {
-            Event::Accepted { handle, .. } => handle.id,
+            Event::Accepted { handle, .. } | Event::Barrier { handle, .. } => handle.id,
             Event::Opened { id, .. }
             | Event::Text { id, .. }
             | Event::Binary { id, .. }
