@@ -94,6 +94,7 @@ module EventMachine
         @outbound_limit = options[:outbound_limit] || 0
         @state = :handshake
         @opened = false
+        @protocol_version = nil
         @comm_inactivity_timeout = 0.0
 
         debug [:initialize]
@@ -135,6 +136,8 @@ module EventMachine
 
       def send_binary(data)
         raise WebSocketError, "Cannot send binary before onopen callback" unless @opened
+        # em-websocket fails here with a NoMethodError; say why instead.
+        raise WebSocketError, "Binary frames are not supported by draft #{@protocol_version}" if @protocol_version == 75 || @protocol_version == 76
 
         send_frame(BINARY, data)
       end
@@ -253,6 +256,7 @@ module EventMachine
       def _rs_open(path, query_string, header_pairs, version, secure, protocol, pingable, close_codes)
         @pingable = pingable
         @supports_close_codes = close_codes
+        @protocol_version = version
         # Not kept: em-websocket lets the handshake go after onopen too, and an
         # idle connection should not hold its request headers.
         handshake = Handshake.completed(path, query_string, header_pairs, version, secure, protocol)
