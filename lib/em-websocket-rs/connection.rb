@@ -51,6 +51,9 @@ module EventMachine
       def onbinary(&blk);   @onbinary = blk;  end
       def onping(&blk);     @onping = blk;    end
       def onpong(&blk);     @onpong = blk;    end
+      # em-websocket-rs: the outbound buffer has been written out after
+      # growing past `:drain_threshold` (for backpressure without polling).
+      def ondrain(&blk);    @ondrain = blk;   end
 
       def trigger_on_message(msg)
         @onmessage.call(msg) if defined? @onmessage
@@ -74,6 +77,10 @@ module EventMachine
 
       def trigger_on_pong(data)
         @onpong.call(data) if defined? @onpong
+      end
+
+      def trigger_on_drain
+        @ondrain.call if defined? @ondrain
       end
 
       def trigger_on_error(reason)
@@ -219,6 +226,9 @@ module EventMachine
         @native.outbound_bytes
       end
 
+      # Bytes sent and not yet written to the socket (the browser API's name).
+      alias buffered_amount get_outbound_data_size
+
       def get_peername
         Socket.pack_sockaddr_in(@native.peer_port, @native.peer_ip)
       end
@@ -282,6 +292,10 @@ module EventMachine
 
       def _rs_pong(data)
         application { trigger_on_pong(data) }
+      end
+
+      def _rs_drain
+        application { trigger_on_drain }
       end
 
       def _rs_error(kind, message)

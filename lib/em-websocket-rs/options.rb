@@ -9,7 +9,7 @@ module EmWebSocketRs
     KNOWN = %i[
       host port debug secure tls_options secure_proxy close_timeout outbound_limit
       protocols max_message_size max_handshake_size handshake_timeout strict_masking
-      reuse_port backlog compression
+      reuse_port backlog compression max_connections ping_interval ping_timeout drain_threshold
     ].freeze
 
     # What `:compression => { ... }` may set (permessage-deflate).
@@ -38,7 +38,11 @@ module EmWebSocketRs
         compression: compression(options[:compression]),
         strict_masking: flag(options, :strict_masking),
         reuse_port: flag(options, :reuse_port),
-        backlog: size(options, :backlog)
+        backlog: size(options, :backlog),
+        max_connections: size(options, :max_connections),
+        ping_interval: seconds(options, :ping_interval),
+        ping_timeout: seconds(options, :ping_timeout),
+        drain_threshold: size(options, :drain_threshold, allow_zero: true)
       }.tap { seconds(options, :close_timeout) }
     end
 

@@ -91,6 +91,19 @@ impl NativeConnection {
         self.0.set_inactivity_timeout(duration(seconds));
     }
 
+    /// Fault injection for the test suite (needs `EMWS_TEST_HOOKS=1`): the
+    /// connection's task panics.
+    pub fn panic_for_test(ruby: &Ruby, rb_self: &Self) -> Result<(), Error> {
+        if std::env::var_os("EMWS_TEST_HOOKS").is_none() {
+            return Err(Error::new(
+                ruby.exception_runtime_error(),
+                "panic_for_test is a test hook: set EMWS_TEST_HOOKS=1",
+            ));
+        }
+        rb_self.0.inject_panic();
+        Ok(())
+    }
+
     pub fn is_finished(&self) -> bool {
         self.0.is_finished()
     }

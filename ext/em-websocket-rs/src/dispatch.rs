@@ -28,6 +28,7 @@ static PING: LazyId = LazyId::new("_rs_ping");
 static PONG: LazyId = LazyId::new("_rs_pong");
 static ERROR: LazyId = LazyId::new("_rs_error");
 static CLOSE: LazyId = LazyId::new("_rs_close");
+static DRAIN: LazyId = LazyId::new("_rs_drain");
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Reactor", free_immediately, size)]
 pub struct Reactor {
@@ -132,6 +133,7 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         Event::Binary { data, .. } => conn.funcall(*BINARY, (ruby.str_from_slice(&data),))?,
         Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
         Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
+        Event::Drained { .. } => conn.funcall(*DRAIN, ())?,
         Event::Error { kind, message, .. } => conn.funcall(*ERROR, (error_kind(kind), message))?,
         Event::Closed { info, opened, .. } => {
             let _: Option<Value> = connections.delete(id)?;
@@ -217,6 +219,10 @@ fn server_config(ruby: &Ruby, options: RHash) -> Result<ServerConfig, Error> {
         require_masking: get(ruby, options, "strict_masking")?.unwrap_or(false),
         reuse_port: get(ruby, options, "reuse_port")?.unwrap_or(false),
         backlog: get(ruby, options, "backlog")?.unwrap_or(defaults.backlog),
+        max_connections: get(ruby, options, "max_connections")?,
+        ping_interval: get::<f64>(ruby, options, "ping_interval")?.and_then(duration),
+        ping_timeout: get::<f64>(ruby, options, "ping_timeout")?.and_then(duration),
+        drain_threshold: get(ruby, options, "drain_threshold")?.unwrap_or(defaults.drain_threshold),
         tls: match get::<RHash>(ruby, options, "tls")? {
             Some(tls) => Some(tls_config(ruby, tls)?),
             None => None,

@@ -82,6 +82,10 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         method!(connection::NativeConnection::set_inactivity_timeout, 1),
     )?;
     conn.define_method(
+        "panic_for_test",
+        method!(connection::NativeConnection::panic_for_test, 0),
+    )?;
+    conn.define_method(
         "finished?",
         method!(connection::NativeConnection::is_finished, 0),
     )?;

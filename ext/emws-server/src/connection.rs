@@ -59,6 +59,8 @@ enum Command {
         after_writing: bool,
     },
     InactivityTimeout(Option<Duration>),
+    /// Fault injection for the test suite: the task panics.
+    Panic,
 }
 
 /// The Ruby side's view of one connection; shared with its task.
@@ -74,6 +76,11 @@ pub struct ConnectionHandle {
     finished: AtomicBool,
     /// A deferred send is waiting for its caller's `wake`.
     wake_owed: AtomicBool,
+    /// `ondrain` is owed once the outbound bytes are all written.
+    drain_threshold: usize,
+    drain_armed: AtomicBool,
+    /// What the task's panic said, for the Ruby side's `onerror`.
+    panic: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for ConnectionHandle {
@@ -98,7 +105,12 @@ pub enum Sent {
 }
 
 impl ConnectionHandle {
-    pub(crate) fn new(id: u64, peer: SocketAddr, outbound_limit: usize) -> ConnectionHandle {
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        outbound_limit: usize,
+        drain_threshold: usize,
+    ) -> ConnectionHandle {
         ConnectionHandle {
             id,
             peer,
@@ -109,6 +121,9 @@ impl ConnectionHandle {
             outbound_limit,
             finished: AtomicBool::new(false),
             wake_owed: AtomicBool::new(false),
+            drain_threshold,
+            drain_armed: AtomicBool::new(false),
+            panic: Mutex::new(None),
         }
     }
 
@@ -117,6 +132,11 @@ impl ConnectionHandle {
     /// the handshake, as in em-websocket where the block runs on accept.
     pub fn start(&self) {
         self.enqueue(Command::Start);
+    }
+
+    /// Makes the connection's task panic: fault injection for the test suite.
+    pub fn inject_panic(&self) {
+        self.enqueue(Command::Panic);
     }
 
     /// Called by the Ruby side when it reaches a `Barrier` event: what the
@@ -200,6 +220,9 @@ impl ConnectionHandle {
             self.disconnect(false);
             return Sent::LimitReached;
         }
+        if self.drain_threshold > 0 && queued + len > self.drain_threshold {
+            self.drain_armed.store(true, Ordering::Relaxed);
+        }
         self.outbound.fetch_add(len, Ordering::Relaxed);
         self.push(command);
         if wake {
@@ -252,6 +275,23 @@ impl Drop for Finish {
     fn drop(&mut self) {
         self.handle.finished.store(true, Ordering::Release);
         self.handle.outbound.store(0, Ordering::Relaxed);
+        // A panic unwinding through the task drops it right here; one caught
+        // by `CatchPanic` first left its message in the handle.
+        let panic = lock(&self.handle.panic).take().or_else(|| {
+            std::thread::panicking().then(|| "the connection's task panicked".to_string())
+        });
+        if let Some(message) = panic {
+            self.shared.bridge.push(Event::Error {
+                id: self.handle.id,
+                kind: ErrorKind::Protocol,
+                message: format!("Internal error: {message}"),
+            });
+            self.info = CloseInfo {
+                code: 1011,
+                reason: None,
+                was_clean: false,
+            };
+        }
         self.shared.bridge.push(Event::Closed {
             id: self.handle.id,
             info: std::mem::replace(&mut self.info, CloseInfo::abnormal()),
@@ -295,6 +335,9 @@ struct Task<R, W> {
     close_deadline: Option<(Instant, Duration)>,
     inactivity: Option<Duration>,
     last_activity: Instant,
+    /// When the peer last sent anything, and when our unanswered ping expires.
+    last_read: Instant,
+    ping_deadline: Option<Instant>,
 }
 
 /// Runs a plain TCP connection to its end. Its halves need no lock between
@@ -353,6 +396,8 @@ async fn run_halves<R, W>(
         close_deadline: None,
         inactivity: None,
         last_activity: now,
+        last_read: now,
+        ping_deadline: None,
     };
     task.run().await;
 }
@@ -387,6 +432,8 @@ where
                     Ok(0) | Err(_) => return,
                     Ok(_) => {
                         self.last_activity = Instant::now();
+                        self.last_read = self.last_activity;
+                        self.ping_deadline = None;
                         self.process_input();
                         if self.inbuf.is_empty() {
                             // Give the buffer back: an idle connection holds none.
@@ -400,6 +447,7 @@ where
                             self.last_activity = Instant::now();
                         }
                         self.handle.written(n);
+                        self.report_drain();
                     }
                     Err(_) => return,
                 },
@@ -418,6 +466,7 @@ where
             self.handshake_deadline,
             self.close_deadline.map(|(at, _)| at),
             inactivity,
+            self.next_ping(),
         ]
         .into_iter()
         .flatten()
@@ -449,6 +498,56 @@ where
             .is_some_and(|t| now >= self.last_activity + t)
         {
             self.ending = Ending::Now;
+            return;
+        }
+        if self.ping_deadline.is_some_and(|at| now >= at) {
+            let timeout = self.shared.config.ping_timeout();
+            self.report_error(
+                ErrorKind::Protocol,
+                format!(
+                    "Ping unanswered after {}s, closing tcp connection",
+                    seconds(timeout.unwrap_or_default())
+                ),
+            );
+            self.ending = Ending::Now;
+            return;
+        }
+        if self.next_ping().is_some_and(|at| now >= at) {
+            self.send_keepalive_ping(now);
+        }
+    }
+
+    /// When the next keep-alive ping is due (or the pending one expires):
+    /// only with `:ping_interval`, on an open connection of a draft with pings.
+    fn next_ping(&self) -> Option<Instant> {
+        let interval = self.shared.config.ping_interval?;
+        let protocol = self.protocol.as_ref()?;
+        if protocol.state() != State::Open || !protocol.draft().pingable() {
+            return None;
+        }
+        Some(self.ping_deadline.unwrap_or(self.last_read + interval))
+    }
+
+    fn send_keepalive_ping(&mut self, now: Instant) {
+        let Some(protocol) = self.protocol.as_ref() else {
+            return;
+        };
+        let before = self.outbox.len();
+        let header = protocol.frame_header(OutKind::Ping, 0);
+        self.outbox.push_slice(header.as_ref());
+        self.add_overhead(before, 0);
+        self.ping_deadline = self.shared.config.ping_timeout().map(|t| now + t);
+    }
+
+    /// `ondrain`: everything queued has been written since a send found the
+    /// buffer above `:drain_threshold`.
+    fn report_drain(&self) {
+        if self.handle.outbound_bytes() == 0
+            && self.handle.drain_armed.swap(false, Ordering::Relaxed)
+        {
+            self.shared
+                .bridge
+                .push(Event::Drained { id: self.handle.id });
         }
     }
 
@@ -459,6 +558,7 @@ where
             }
             match command {
                 Command::Start => self.started = true,
+                Command::Panic => panic!("panic requested by the test suite"),
                 Command::Release(barrier) => self.release(barrier),
                 Command::Send { kind, payload } => self.encode(kind, payload),
                 Command::Raw(data) => self.outbox.push_bytes(data),
@@ -701,6 +801,50 @@ where
             kind,
             message,
         });
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs a connection's future, turning a panic in it into that connection's
+/// end (reported as `onerror` and `onclose` 1011 by `Finish`), so that one
+/// connection's bug never takes the server down.
+pub(crate) struct CatchPanic<F> {
+    future: F,
+    handle: Arc<ConnectionHandle>,
+}
+
+impl<F> CatchPanic<F> {
+    pub(crate) fn new(future: F, handle: Arc<ConnectionHandle>) -> Self {
+        CatchPanic { future, handle }
+    }
+}
+
+impl<F: std::future::Future<Output = ()>> std::future::Future for CatchPanic<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of
+        // `self`, and `handle` is never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".to_string());
+                *lock(&this.handle.panic) = Some(message);
+                // The future is dropped by our owner, which reports the end.
+                Poll::Ready(())
+            }
+        }
     }
 }
 

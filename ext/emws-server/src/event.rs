@@ -97,6 +97,11 @@ pub enum Event {
         handle: Arc<ConnectionHandle>,
         barrier: u64,
     },
+    /// The outbound buffer has been written out after growing past
+    /// `:drain_threshold` (`ondrain`).
+    Drained {
+        id: u64,
+    },
     /// Always the last event of a connection, exactly once.
     Closed {
         id: u64,
@@ -116,6 +121,7 @@ impl Event {
             | Event::Ping { id, .. }
             | Event::Pong { id, .. }
             | Event::Error { id, .. }
+            | Event::Drained { id, .. }
             | Event::Closed { id, .. } => *id,
         }
     }

@@ -2,17 +2,18 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use emws_core::HandshakeConfig;
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::bridge::Bridge;
-use crate::connection::{self, ConnectionHandle};
+use crate::connection::{self, CatchPanic, ConnectionHandle};
 use crate::event::Event;
 use crate::runtime;
 use crate::tls::{TlsConfig, TlsConn};
@@ -30,6 +31,14 @@ pub struct ServerConfig {
     pub require_masking: bool,
     pub reuse_port: bool,
     pub backlog: i32,
+    /// Connections beyond this many get a 503 and are closed at once.
+    pub max_connections: Option<usize>,
+    /// Keep-alive pings on a connection the peer has been silent on.
+    pub ping_interval: Option<Duration>,
+    /// How long a keep-alive ping may go unanswered (default: the interval).
+    pub ping_timeout: Option<Duration>,
+    /// `ondrain` fires once the outbound buffer empties after passing this.
+    pub drain_threshold: usize,
     /// Serve `wss://`: every connection starts with a TLS handshake.
     pub tls: Option<TlsConfig>,
 }
@@ -40,15 +49,25 @@ impl Default for ServerConfig {
             host: "0.0.0.0".to_string(),
             port: 8080,
             handshake: HandshakeConfig::default(),
-            max_message_size: 0,
+            max_message_size: 64 * 1024 * 1024,
             max_handshake_size: 16 * 1024,
             handshake_timeout: Some(Duration::from_secs(30)),
             outbound_limit: 0,
             require_masking: false,
             reuse_port: false,
             backlog: 1024,
+            max_connections: None,
+            ping_interval: None,
+            ping_timeout: None,
+            drain_threshold: 64 * 1024,
             tls: None,
         }
+    }
+}
+
+impl ServerConfig {
+    pub(crate) fn ping_timeout(&self) -> Option<Duration> {
+        self.ping_timeout.or(self.ping_interval)
     }
 }
 
@@ -60,6 +79,8 @@ pub(crate) struct ServerShared {
     pub(crate) shutdown: watch::Sender<bool>,
     live: Mutex<usize>,
     all_done: Condvar,
+    /// Open WebSocket (or not yet WebSocket) connections, for `max_connections`.
+    connections: AtomicUsize,
 }
 
 /// Keeps the count of a server's running tasks.
@@ -114,6 +135,7 @@ impl Server {
             shutdown,
             live: Mutex::new(0),
             all_done: Condvar::new(),
+            connections: AtomicUsize::new(0),
         });
         let runtime = runtime::get()?;
         let _entered = runtime.enter();
@@ -224,13 +246,24 @@ fn is_out_of_descriptors(error: &io::Error) -> bool {
     )
 }
 
+/// What a client beyond `max_connections` is told before it is closed.
+const SERVICE_UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nToo many connections";
+
 fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShared>) {
     let _ = stream.set_nodelay(true);
+    let open = shared.connections.fetch_add(1, Ordering::AcqRel);
+    if shared.config.max_connections.is_some_and(|max| open >= max) {
+        shared.connections.fetch_sub(1, Ordering::AcqRel);
+        refuse(stream, shared);
+        return;
+    }
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     let handle = Arc::new(ConnectionHandle::new(
         id,
         peer,
         shared.config.outbound_limit,
+        shared.config.drain_threshold,
     ));
     shared.bridge.push(Event::Accepted {
         server: shared.id,
@@ -238,18 +271,39 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
     });
     let live = Live::new(shared);
     let shared = shared.clone();
+    let panic_handle = handle.clone();
     tokio::spawn(async move {
         let _live = live;
-        match shared.config.tls.clone() {
-            None => connection::run_tcp(stream, shared, handle).await,
-            Some(tls) => {
-                // Here, after `Accepted` is queued, so that the reactor never
-                // waits for a TLS handshake; a failed one still goes through
-                // `connection::run`, which reports the end to the Ruby side.
-                let stream = accept_tls(&tls, stream, &shared).await;
-                connection::run(stream, shared, handle).await;
+        let counted = shared.clone();
+        let serve = async move {
+            match shared.config.tls.clone() {
+                None => connection::run_tcp(stream, shared, handle).await,
+                Some(tls) => {
+                    // Here, after `Accepted` is queued, so that the reactor never
+                    // waits for a TLS handshake; a failed one still goes through
+                    // `connection::run`, which reports the end to the Ruby side.
+                    let stream = accept_tls(&tls, stream, &shared).await;
+                    connection::run(stream, shared, handle).await;
+                }
             }
-        }
+        };
+        CatchPanic::new(serve, panic_handle).await;
+        counted.connections.fetch_sub(1, Ordering::AcqRel);
+    });
+}
+
+/// Answers a connection over `max_connections` with a 503, without the
+/// application ever seeing it.
+fn refuse(stream: TcpStream, shared: &Arc<ServerShared>) {
+    let live = Live::new(shared);
+    tokio::spawn(async move {
+        let _live = live;
+        let mut stream = stream;
+        let answer = async {
+            stream.write_all(SERVICE_UNAVAILABLE).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
     });
 }
 
