@@ -83,7 +83,8 @@ module EMWSSpec
         expect(client.frames.map { |f| [f.first_byte, f.payload] }).to eq([[0x83, 'mid'.b], [0x81, [1000].pack('n')]])
       end
 
-      it 'drops a message sent in three fragments, as em-websocket does' do
+      it 'drops a message sent in three fragments, as em-websocket does',
+         original_only: 'em-websocket 0.5.1 loses a message of 3+ fragments; em-websocket-rs delivers it' do
         log = []
         d06_session(log, on_open: lambda { |c|
           c.send_binary('a', fin: false)
@@ -94,6 +95,22 @@ module EMWSSpec
         })
         expect(log).to eq([
           [:open, 6], [:message, 'after'], [:close, { code: 1000, reason: '', was_clean: true }, :closed]
+        ])
+      end
+
+      it 'delivers a message sent in three fragments whole, once',
+         rs_only: 'em-websocket 0.5.1 drops a message of three or more fragments' do
+        log = []
+        d06_session(log, on_open: lambda { |c|
+          c.send_binary('a', fin: false)
+          c.send_frame(:continuation, 'b', fin: false)
+          c.send_frame(:continuation, 'c')
+          c.send_text('after')
+          c.send_close(1000)
+        })
+        expect(log).to eq([
+          [:open, 6], [:binary, 'abc'.b], [:message, 'after'],
+          [:close, { code: 1000, reason: '', was_clean: true }, :closed]
         ])
       end
 
