@@ -45,7 +45,12 @@ pub fn parse(ruby: &Ruby, data: RString, secure: bool) -> Result<RArray, Error> 
     result.push(ruby.str_new(&request.query_string))?;
     result.push(pairs)?;
     result.push(request.version)?;
-    result.push(accepted.protocol.map(|p| ruby.str_new(&p)).into_value_with(ruby))?;
+    result.push(
+        accepted
+            .protocol
+            .map(|p| ruby.str_new(&p))
+            .into_value_with(ruby),
+    )?;
     Ok(result)
 }
 

@@ -93,8 +93,11 @@ impl Protocol {
             .ok_or_else(|| ProtocolError::protocol(format!("Unknown opcode {}", header.opcode)))?;
         // RSV1 marks a compressed message (RFC 7692 §6): only on the first
         // frame of a data message, and only with permessage-deflate.
-        let compressed = header.rsv & RSV1 != 0;
-        if header.rsv & !RSV1 != 0 || (compressed && self.compression.is_none()) {
+        // Drafts before 07 defined no extensions, and em-websocket ignores
+        // their reserved bits: so do we.
+        let rsv = if self.draft == Draft::Draft07 { header.rsv } else { 0 };
+        let compressed = rsv & RSV1 != 0;
+        if rsv & !RSV1 != 0 || (compressed && self.compression.is_none()) {
             return Err(ProtocolError::protocol(
                 "Reserved bits must be zero without a negotiated extension",
             ));
