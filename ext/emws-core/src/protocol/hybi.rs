@@ -95,7 +95,11 @@ impl Protocol {
         // frame of a data message, and only with permessage-deflate.
         // Drafts before 07 defined no extensions, and em-websocket ignores
         // their reserved bits: so do we.
-        let rsv = if self.draft == Draft::Draft07 { header.rsv } else { 0 };
+        let rsv = if self.draft == Draft::Draft07 {
+            header.rsv
+        } else {
+            0
+        };
         let compressed = rsv & RSV1 != 0;
         if rsv & !RSV1 != 0 || (compressed && self.compression.is_none()) {
             return Err(ProtocolError::protocol(
