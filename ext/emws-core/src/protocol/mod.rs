@@ -111,7 +111,9 @@ pub struct Protocol {
     /// still arriving.
     frame: Option<hybi::IncomingFrame>,
     hixie: HixieDecoder,
-    compression: Option<compression::Compression>,
+    /// Boxed: most connections negotiate none, and an idle connection's
+    /// state should stay small.
+    compression: Option<Box<compression::Compression>>,
 }
 
 impl Protocol {
@@ -126,7 +128,7 @@ impl Protocol {
             compression: config
                 .deflate
                 .filter(|_| draft == Draft::Draft07)
-                .map(compression::Compression::new),
+                .map(|params| Box::new(compression::Compression::new(params))),
         }
     }
 
