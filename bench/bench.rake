@@ -41,7 +41,8 @@ module EmwsBench
 
   # One generator run on one server; `metrics` are the table rows it feeds:
   # [label, JSON key, :higher or :lower is better, scale, unit].
-  Scenario = Struct.new(:key, :title, :app, :args, :metrics, keyword_init: true)
+  # `only` names the one implementation a scenario runs on (an API the other lacks).
+  Scenario = Struct.new(:key, :title, :app, :args, :metrics, :only, keyword_init: true)
 
   module_function
 
@@ -74,6 +75,11 @@ module EmwsBench
                    metrics: [['round trips/s', 'round_trips_per_s', :higher, 1, ''],
                              ['server CPU per round trip', 'server_cpu_us_per_round_trip', :lower, 1, 'us']]),
       Scenario.new(key: 'broadcast', title: 'broadcast to 1,000 receivers, 32 B text', app: 'multicast',
+                   args: ['broadcast', '--connections', '1000', '--size', '32', *timing(4)],
+                   metrics: [['deliveries/s', 'deliveries_per_s', :higher, 1, ''],
+                             ['server CPU per delivery', 'server_cpu_us_per_delivery', :lower, 1, 'us']]),
+      Scenario.new(key: 'broadcast_native', title: 'broadcast to 1,000 receivers through EmWebSocketRs::Channel',
+                   app: 'fanout', only: 'rs',
                    args: ['broadcast', '--connections', '1000', '--size', '32', *timing(4)],
                    metrics: [['deliveries/s', 'deliveries_per_s', :higher, 1, ''],
                              ['server CPU per delivery', 'server_cpu_us_per_delivery', :lower, 1, 'us']]),
@@ -157,7 +163,8 @@ module EmwsBench
 
   # Echo-server scenarios share one server per round; idle and broadcast get fresh ones.
   def run_round(impl, runs, failures)
-    groups = scenarios.chunk_while { |a, b| a.app == b.app && a.key != 'idle' && b.key != 'idle' }
+    mine = scenarios.select { |scenario| scenario.only.nil? || scenario.only == impl.key }
+    groups = mine.chunk_while { |a, b| a.app == b.app && a.key != 'idle' && b.key != 'idle' }
     groups.each do |group|
       with_server(impl, group.first.app) do |port, pid|
         group.each do |scenario|
@@ -322,8 +329,8 @@ module EmwsBench
     lines << '**BENCH_QUICK smoke run: not for comparison.**' << '' if info['quick']
     lines << "#{info['date']}, #{info['nproc']} cores (#{info['cpu']}), #{info['kernel']}, #{info['ruby']}, " \
              "commit #{info['commit'] || 'unknown'}; median of #{info['rounds']} alternating round(s). " \
-             'Same app (examples/echo.rb, examples/multicast.rb) on both; load from bench/ (emws-bench), ' \
-             'which verifies every payload.'
+             'Same app (examples/echo.rb, examples/multicast.rb) on both; examples/fanout.rb (the native ' \
+             'fan-out API) on em-websocket-rs only; load from bench/ (emws-bench), which verifies every payload.'
     lines << ''
     lines << "| scenario | metric | #{labels.join(' | ')} | ratio (rs / original) |"
     lines << '|---|---|---|---|---|'
