@@ -78,7 +78,9 @@ struct Connection {
 struct Outcome<'a> {
     events: &'a [Event],
     out: &'a [u8],
-    error: Option<(ProtocolErrorKind, &'a str)>,
+    /// The error's kind (`None`: an inflating message's, either kind) and
+    /// message.
+    error: Option<(Option<ProtocolErrorKind>, &'a str)>,
     state: State,
 }
 
@@ -173,9 +175,13 @@ impl Connection {
     /// The error's message, but for the one that depends on how much has
     /// arrived: a draft 75/76 text frame over the limit says how long it had
     /// grown when the limit was found passed (as em-websocket's does).
+    /// An inflating message's error is one of two (see
+    /// [`crate::inflate::inflate_failure`]).
     fn error_message<'a>(&self, err: &'a ProtocolError) -> &'a str {
         if self.protocol.draft().is_hixie() && err.kind == ProtocolErrorKind::MessageTooBig {
             "Frame length too long"
+        } else if crate::inflate::inflate_failure(err).is_none() {
+            "inflating failed"
         } else {
             &err.message
         }
@@ -185,7 +191,11 @@ impl Connection {
         Outcome {
             events: &self.events,
             out: &self.out,
-            error: self.error.as_ref().map(|e| (e.kind, self.error_message(e))),
+            error: self.error.as_ref().map(|e| {
+                let message = self.error_message(e);
+                let kind = crate::inflate::inflate_failure(e);
+                (kind, message)
+            }),
             state: self.protocol.state(),
         }
     }

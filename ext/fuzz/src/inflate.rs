@@ -4,7 +4,7 @@
 //! never to more than the limit (a deflate bomb fails at the bound).
 
 use emws_core::deflate::Inflater;
-use emws_core::{Config, DeflateParams, Draft, ProtocolError};
+use emws_core::{Config, DeflateParams, Draft, ProtocolError, ProtocolErrorKind};
 
 use crate::frames::check_reads;
 use crate::seeds::rfc_frame;
@@ -28,7 +28,11 @@ pub fn run(data: &[u8]) {
     let split = inflate(window_bits, no_context_takeover, &chunks, limit);
     match (&whole, &split) {
         (Ok(a), Ok(b)) => assert!(a == b, "inflating in pieces changed the message"),
-        (Err(a), Err(b)) => assert_eq!(a.kind, b.kind, "inflating in pieces changed the error"),
+        (Err(a), Err(b)) => assert_eq!(
+            inflate_failure(a),
+            inflate_failure(b),
+            "inflating in pieces changed the error"
+        ),
         _ => panic!("inflating in pieces changed the outcome: {whole:?} / {split:?}"),
     }
 
@@ -82,4 +86,15 @@ fn inflate(
         out.len()
     );
     result.map(|()| out)
+}
+
+/// What an inflating message failed with, for comparing two reads of it. A
+/// message that is both corrupt and over the limit fails with whichever the
+/// inflater meets first, which depends on how much input one call had:
+/// zlib may read past the bytes that passed the limit to the corrupt ones
+/// in the same call (1007), or stop at the end of a smaller read (1009).
+pub(crate) fn inflate_failure(err: &ProtocolError) -> Option<ProtocolErrorKind> {
+    let inflating = err.message.starts_with("Invalid compressed data")
+        || err.message.starts_with("Inflated message too large");
+    (!inflating).then_some(err.kind)
 }

@@ -435,5 +435,16 @@ fn inflate() -> Vec<Seed> {
         seed("invalid_block_type", 0b111, 0, &[0x07, 0x00]),
         seed("invalid_utf8_text", 0b111, 0, &compress(15, b"ab\xc3\x28")),
         seed("garbage", 0b111, 7, b"\xff\xfe\xfd\xfc\x00\x01\x02"),
+        // Found by this target: over the limit and corrupt, failing either
+        // way depending on the reads.
+        seed(
+            "corrupt_and_over_limit",
+            0x17,
+            0x09,
+            &[
+                0xf2, 0x48, 0xcd, 0x24, 0x00, 0x03, 0xf2, 0x48, 0x03, 0x48, 0xf2, 0xc9, 0xcd, 0x91,
+                0x52, 0x52, 0x52, 0x52, 0x01, 0x00, 0x00, 0xa4, 0x2d, 0x2e, 0x14, 0x01, 0x00,
+            ],
+        ),
     ]
 }
