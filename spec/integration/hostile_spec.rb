@@ -6,8 +6,8 @@ module EMWSSpec
   # application's side: the server stays up, loses nothing, and reports
   # each connection's end exactly once.
   RSpec.describe 'hostile peers and faults' do
-    # Records every callback of every connection, in order, keyed by the
-    # first word of the first message (or :unnamed).
+    # An echo server appending, for each connection, the list of its
+    # callbacks in order to +log+.
     def recording_server(log, opts = {})
       start_server(opts) do |ws|
         events = []
