@@ -6,23 +6,22 @@
 //! goes out as [`Event`]s through the bridge, ending with exactly one `Closed`.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{ready, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
 use emws_core::{Config, Draft, OutKind, Protocol, State};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep_until, Instant, Sleep};
 
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
 use crate::outbox::Outbox;
@@ -38,6 +37,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Protocol replies (pongs, close echoes) queued for a peer that does not read
 /// beyond this stop us from reading more from it.
 const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
+/// Rounds of work one poll may do before yielding to the other tasks.
+const TURNS_PER_POLL: usize = 16;
+/// How long a graceful end waits for the peer to take our FIN.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
 /// What the Ruby side asks of a connection.
 enum Command {
@@ -63,12 +66,20 @@ enum Command {
     Panic,
 }
 
+/// Commands for the task, and the waker of the task waiting for them.
+#[derive(Default)]
+struct Inbox {
+    commands: VecDeque<Command>,
+    waker: Option<Waker>,
+}
+
 /// The Ruby side's view of one connection; shared with its task.
 pub struct ConnectionHandle {
     pub id: u64,
     pub peer: SocketAddr,
-    commands: Mutex<VecDeque<Command>>,
-    wake: Notify,
+    inbox: Mutex<Inbox>,
+    /// The server is stopping: the task ends at once.
+    shut_down: AtomicBool,
     /// Bytes accepted for sending and not yet written to the socket.
     outbound: AtomicUsize,
     max_frame_size: AtomicUsize,
@@ -114,8 +125,8 @@ impl ConnectionHandle {
         ConnectionHandle {
             id,
             peer,
-            commands: Mutex::new(VecDeque::new()),
-            wake: Notify::new(),
+            inbox: Mutex::new(Inbox::default()),
+            shut_down: AtomicBool::new(false),
             outbound: AtomicUsize::new(0),
             max_frame_size: AtomicUsize::new(UNSET),
             outbound_limit,
@@ -163,7 +174,16 @@ impl ConnectionHandle {
     /// Wakes the task for the frames `send_deferred` queued.
     pub fn wake(&self) {
         self.wake_owed.store(false, Ordering::Release);
-        self.wake.notify_one();
+        let waker = lock(&self.inbox).waker.take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Ends the task at once (the server is stopping).
+    pub(crate) fn shut_down(&self) {
+        self.shut_down.store(true, Ordering::Release);
+        self.wake();
     }
 
     /// Queues bytes to be written as they are (`EM::Connection#send_data`).
@@ -224,32 +244,36 @@ impl ConnectionHandle {
             self.drain_armed.store(true, Ordering::Relaxed);
         }
         self.outbound.fetch_add(len, Ordering::Relaxed);
-        self.push(command);
-        if wake {
-            self.wake.notify_one();
-        }
+        self.push(command, wake);
         Sent::Queued
     }
 
     fn enqueue(&self, command: Command) {
-        self.push(command);
-        self.wake.notify_one();
+        self.push(command, true);
     }
 
-    fn push(&self, command: Command) {
-        self.commands
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push_back(command);
+    fn push(&self, command: Command, wake: bool) {
+        let waker = {
+            let mut inbox = lock(&self.inbox);
+            inbox.commands.push_back(command);
+            if wake {
+                inbox.waker.take()
+            } else {
+                None
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
-    fn take_commands(&self) -> VecDeque<Command> {
-        std::mem::take(
-            &mut *self
-                .commands
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+    /// Takes the queued commands and leaves `waker` to be woken by the next.
+    fn take_commands(&self, waker: &Waker) -> VecDeque<Command> {
+        let mut inbox = lock(&self.inbox);
+        if !inbox.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            inbox.waker = Some(waker.clone());
+        }
+        std::mem::take(&mut inbox.commands)
     }
 
     fn written(&self, bytes: usize) {
@@ -273,6 +297,7 @@ struct Finish {
 
 impl Drop for Finish {
     fn drop(&mut self) {
+        self.shared.forget(self.handle.id);
         self.handle.finished.store(true, Ordering::Release);
         self.handle.outbound.store(0, Ordering::Relaxed);
         // A panic unwinding through the task drops it right here; one caught
@@ -338,40 +363,52 @@ struct Task<R, W> {
     /// When the peer last sent anything, and when our unanswered ping expires.
     last_read: Instant,
     ping_deadline: Option<Instant>,
+    /// The one timer, armed for the nearest deadline (boxed: most of the
+    /// time a connection has none, and then holds no timer at all).
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Set once the loop is over: the write side is being shut down.
+    shutdown_deadline: Option<Instant>,
 }
 
-/// Runs a plain TCP connection to its end. Its halves need no lock between
-/// them, unlike those of `tokio::io::split`.
-pub(crate) async fn run_tcp(
+/// A plain TCP connection's task. Its halves need no lock between them,
+/// unlike those of `tokio::io::split`. A plain function returning the task
+/// itself, not an `async fn`: the task is the whole of what the runtime keeps
+/// for an idle connection, with no generator around it holding a second copy.
+pub(crate) fn run_tcp(
     stream: TcpStream,
     shared: Arc<ServerShared>,
     handle: Arc<ConnectionHandle>,
-) {
+) -> impl Future<Output = ()> + Send {
     let (reader, writer) = stream.into_split();
-    run_halves(reader, writer, shared, handle).await;
+    new_task(reader, writer, shared, handle)
 }
 
-/// Runs a connection over any stream (TLS) to its end.
-pub(crate) async fn run<S>(stream: S, shared: Arc<ServerShared>, handle: Arc<ConnectionHandle>)
+/// A connection's task over any stream (TLS).
+pub(crate) fn run<S>(
+    stream: S,
+    shared: Arc<ServerShared>,
+    handle: Arc<ConnectionHandle>,
+) -> impl Future<Output = ()> + Send
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, writer) = tokio::io::split(stream);
-    run_halves(reader, writer, shared, handle).await;
+    new_task(reader, writer, shared, handle)
 }
 
-async fn run_halves<R, W>(
+fn new_task<R, W>(
     reader: R,
     writer: W,
     shared: Arc<ServerShared>,
     handle: Arc<ConnectionHandle>,
-) where
+) -> Task<R, W>
+where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let now = Instant::now();
     let handshake_deadline = shared.config.handshake_timeout.map(|t| now + t);
-    let mut task = Task {
+    Task {
         finish: Finish {
             shared: shared.clone(),
             handle: handle.clone(),
@@ -398,8 +435,86 @@ async fn run_halves<R, W>(
         last_activity: now,
         last_read: now,
         ping_deadline: None,
-    };
-    task.run().await;
+        timer: None,
+        shutdown_deadline: None,
+    }
+}
+
+impl<R, W> Future for Task<R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    type Output = ();
+
+    /// One hand-written loop instead of `select!`: nothing is re-created per
+    /// round, and an idle connection holds no timer or read buffer.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..TURNS_PER_POLL {
+            if this.handle.shut_down.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            if this.shutdown_deadline.is_some() {
+                return this.poll_shutdown(cx);
+            }
+            let commands = this.handle.take_commands(cx.waker());
+            let mut progress = !commands.is_empty();
+            this.run_commands(commands);
+            if this.ending == Ending::Now
+                || (this.ending == Ending::AfterWriting
+                    && !this.outbox.has_work()
+                    && this.held.is_empty())
+            {
+                this.shutdown_deadline = Some(Instant::now() + SHUTDOWN_WAIT);
+                continue;
+            }
+            if this.outbox.has_work() {
+                match this.outbox.poll_write_to(Pin::new(&mut this.writer), cx) {
+                    Poll::Ready(Ok(written)) => {
+                        progress = true;
+                        if written > 0 {
+                            this.last_activity = Instant::now();
+                        }
+                        this.handle.written(written);
+                        this.report_drain();
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Pending => {}
+                }
+            }
+            let reading = this.started
+                && this.ending == Ending::Running
+                && this.outbox.len() < MAX_UNREAD_REPLIES;
+            if reading {
+                match poll_read_some(Pin::new(&mut this.reader), cx, &mut this.inbuf) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Ready(Ok(_)) => {
+                        progress = true;
+                        this.last_activity = Instant::now();
+                        this.last_read = this.last_activity;
+                        this.ping_deadline = None;
+                        this.process_input();
+                        if this.inbuf.is_empty() {
+                            // Give the buffer back: an idle connection holds none.
+                            this.inbuf = BytesMut::new();
+                        }
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if this.poll_timer(cx, this.next_deadline()).is_ready() {
+                progress = true;
+                this.on_deadline();
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: let the other tasks on this thread have a turn first.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 impl<R, W> Task<R, W>
@@ -407,57 +522,31 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    async fn run(&mut self) {
-        let mut shutdown = self.shared.shutdown.subscribe();
-        if *shutdown.borrow() {
-            return;
+    /// Arms the timer for `deadline` (or drops it) and polls it.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
+        let Some(deadline) = deadline else {
+            self.timer = None;
+            return Poll::Pending;
+        };
+        match self.timer.as_mut() {
+            Some(timer) if timer.deadline() == deadline => {}
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(sleep_until(deadline))),
         }
-        loop {
-            if self.ending == Ending::Now
-                || (self.ending == Ending::AfterWriting
-                    && !self.outbox.has_work()
-                    && self.held.is_empty())
-            {
-                break;
-            }
-            let reading = self.started
-                && self.ending == Ending::Running
-                && self.outbox.len() < MAX_UNREAD_REPLIES;
-            let deadline = self.next_deadline();
-            let handle = self.handle.clone();
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = handle.wake.notified() => self.run_commands(),
-                read = read_some(&mut self.reader, &mut self.inbuf), if reading => match read {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        self.last_activity = Instant::now();
-                        self.last_read = self.last_activity;
-                        self.ping_deadline = None;
-                        self.process_input();
-                        if self.inbuf.is_empty() {
-                            // Give the buffer back: an idle connection holds none.
-                            self.inbuf = BytesMut::new();
-                        }
-                    }
-                },
-                written = self.outbox.write_to(&mut self.writer), if self.outbox.has_work() => match written {
-                    Ok(n) => {
-                        if n > 0 {
-                            self.last_activity = Instant::now();
-                        }
-                        self.handle.written(n);
-                        self.report_drain();
-                    }
-                    Err(_) => return,
-                },
-                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    self.on_deadline();
-                }
-            }
+        match self.timer.as_mut() {
+            Some(timer) => timer.as_mut().poll(cx),
+            None => Poll::Pending,
         }
-        // A graceful end: let the peer see our FIN after the last byte.
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.writer.shutdown()).await;
+    }
+
+    /// A graceful end: the peer sees our FIN after the last byte (waiting
+    /// at most `SHUTDOWN_WAIT` for the socket to take it).
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if Pin::new(&mut self.writer).poll_shutdown(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        let deadline = self.shutdown_deadline;
+        self.poll_timer(cx, deadline)
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -551,8 +640,8 @@ where
         }
     }
 
-    fn run_commands(&mut self) {
-        for command in self.handle.take_commands() {
+    fn run_commands(&mut self, commands: VecDeque<Command>) {
+        for command in commands {
             if self.ending == Ending::Now {
                 return;
             }
@@ -813,23 +902,31 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Runs a connection's future, turning a panic in it into that connection's
 /// end (reported as `onerror` and `onclose` 1011 by `Finish`), so that one
 /// connection's bug never takes the server down.
-pub(crate) struct CatchPanic<F> {
+pub(crate) struct CatchPanic<F, G> {
+    // Declared first, so dropped first: the connection reports its end
+    // before `guard` lets the server count it gone.
     future: F,
     handle: Arc<ConnectionHandle>,
+    _guard: G,
 }
 
-impl<F> CatchPanic<F> {
-    pub(crate) fn new(future: F, handle: Arc<ConnectionHandle>) -> Self {
-        CatchPanic { future, handle }
+impl<F, G> CatchPanic<F, G> {
+    /// `guard` is dropped once the connection has ended and reported it.
+    pub(crate) fn new(future: F, handle: Arc<ConnectionHandle>, guard: G) -> Self {
+        CatchPanic {
+            future,
+            handle,
+            _guard: guard,
+        }
     }
 }
 
-impl<F: std::future::Future<Output = ()>> std::future::Future for CatchPanic<F> {
+impl<F: std::future::Future<Output = ()>, G> std::future::Future for CatchPanic<F, G> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
         // SAFETY: `future` is structurally pinned: it is never moved out of
-        // `self`, and `handle` is never pinned.
+        // `self`, and `handle` and `guard` are never pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
@@ -870,25 +967,25 @@ fn clean_close_info(draft: Draft, code: Option<u16>, reason: Bytes) -> Option<Cl
 /// Reads what is ready into `buf`. An idle connection holds no read buffer:
 /// unless `buf` already has room (a message is arriving), the read goes into
 /// a buffer on the stack and only the bytes received are copied to `buf`.
-async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
-    poll_fn(|cx| {
-        if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
-            let before = buf.len();
-            let spare = buf.spare_capacity_mut();
-            let mut read = ReadBuf::uninit(spare);
-            ready!(Pin::new(&mut *reader).poll_read(cx, &mut read))?;
-            let filled = read.filled().len();
-            // SAFETY: `poll_read` initialised the first `filled` spare bytes.
-            unsafe { buf.set_len(before + filled) };
-            return Poll::Ready(Ok(filled));
-        }
-        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut read = ReadBuf::uninit(&mut scratch);
-        ready!(Pin::new(&mut *reader).poll_read(cx, &mut read))?;
-        buf.extend_from_slice(read.filled());
-        Poll::Ready(Ok(read.filled().len()))
-    })
-    .await
+fn poll_read_some<R: AsyncRead>(
+    reader: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
+        let before = buf.len();
+        let mut read = ReadBuf::uninit(buf.spare_capacity_mut());
+        ready!(reader.poll_read(cx, &mut read))?;
+        let filled = read.filled().len();
+        // SAFETY: `poll_read` initialised the first `filled` spare bytes.
+        unsafe { buf.set_len(before + filled) };
+        return Poll::Ready(Ok(filled));
+    }
+    let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+    let mut read = ReadBuf::uninit(&mut scratch);
+    ready!(reader.poll_read(cx, &mut read))?;
+    buf.extend_from_slice(read.filled());
+    Poll::Ready(Ok(read.filled().len()))
 }
 
 /// Seconds as Ruby prints them: `60`, `0.5`.

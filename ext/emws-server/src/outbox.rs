@@ -6,9 +6,11 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 
 /// Payloads up to this size are copied next to their header; larger ones are
 /// written from their own buffer.
@@ -73,30 +75,30 @@ impl Outbox {
     }
 
     /// Writes as much as one `writev` takes, or flushes once everything is
-    /// written. Returns the number of bytes written. Cancel-safe: bytes are
-    /// only consumed once the write has completed.
-    pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> io::Result<usize> {
+    /// written. Returns the number of bytes written.
+    pub fn poll_write_to<W: AsyncWrite>(
+        &mut self,
+        mut writer: Pin<&mut W>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
         if self.len == 0 {
-            writer.flush().await?;
+            ready!(writer.as_mut().poll_flush(cx))?;
             self.unflushed = false;
-            return Ok(0);
+            return Poll::Ready(Ok(0));
         }
         self.seal_tail();
-        let written = {
-            let slices: Vec<IoSlice<'_>> = self
-                .chunks
-                .iter()
-                .take(MAX_IOVECS)
-                .map(|chunk| IoSlice::new(chunk))
-                .collect();
-            writer.write_vectored(&slices).await?
-        };
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let count = self.chunks.len().min(MAX_IOVECS);
+        for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
+            *slice = IoSlice::new(chunk);
+        }
+        let written = ready!(writer.poll_write_vectored(cx, &slices[..count]))?;
         if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
         self.consume(written);
         self.unflushed = true;
-        Ok(written)
+        Poll::Ready(Ok(written))
     }
 
     fn consume(&mut self, mut written: usize) {
@@ -122,6 +124,12 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    async fn write(outbox: &mut Outbox, sink: &mut Vec<u8>) {
+        std::future::poll_fn(|cx| outbox.poll_write_to(Pin::new(&mut *sink), cx))
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn writes_small_and_large_pieces_in_order() {
         let mut outbox = Outbox::default();
@@ -133,14 +141,14 @@ mod tests {
 
         let mut sink: Vec<u8> = Vec::new();
         while !outbox.is_empty() {
-            outbox.write_to(&mut sink).await.unwrap();
+            write(&mut outbox, &mut sink).await;
         }
         let mut expected = b"head".to_vec();
         expected.extend_from_slice(&big);
         expected.extend_from_slice(b"tail");
         assert_eq!(sink, expected);
         assert!(outbox.has_work(), "a flush is owed after writing");
-        outbox.write_to(&mut sink).await.unwrap();
+        write(&mut outbox, &mut sink).await;
         assert!(!outbox.has_work());
     }
 }

@@ -1,5 +1,6 @@
 //! Listeners, the accept loop and shutdown.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -81,6 +82,42 @@ pub(crate) struct ServerShared {
     all_done: Condvar,
     /// Open WebSocket (or not yet WebSocket) connections, for `max_connections`.
     connections: AtomicUsize,
+    /// Every running connection, to be ended by `stop`.
+    registry: Mutex<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
+    stopping: bool,
+    handles: HashMap<u64, Arc<ConnectionHandle>>,
+}
+
+impl ServerShared {
+    /// Keeps a connection to be ended by `stop` (or ends it now if stopping).
+    fn register(&self, handle: &Arc<ConnectionHandle>) {
+        let mut registry = lock(&self.registry);
+        if registry.stopping {
+            handle.shut_down();
+        } else {
+            registry.handles.insert(handle.id, handle.clone());
+        }
+    }
+
+    /// A connection has ended.
+    pub(crate) fn forget(&self, id: u64) {
+        lock(&self.registry).handles.remove(&id);
+    }
+
+    fn shut_down_all(&self) {
+        let handles: Vec<Arc<ConnectionHandle>> = {
+            let mut registry = lock(&self.registry);
+            registry.stopping = true;
+            registry.handles.values().cloned().collect()
+        };
+        for handle in handles {
+            handle.shut_down();
+        }
+    }
 }
 
 /// Keeps the count of a server's running tasks.
@@ -136,6 +173,7 @@ impl Server {
             live: Mutex::new(0),
             all_done: Condvar::new(),
             connections: AtomicUsize::new(0),
+            registry: Mutex::new(Registry::default()),
         });
         let runtime = runtime::get()?;
         let _entered = runtime.enter();
@@ -163,6 +201,7 @@ impl Server {
     /// Returns whether everything ended in time.
     pub fn stop(&self, wait: Duration) -> bool {
         self.shared.shutdown.send_replace(true);
+        self.shared.shut_down_all();
         let live = lock(&self.shared.live);
         let (live, timeout) = self
             .shared
@@ -265,31 +304,60 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
         shared.config.outbound_limit,
         shared.config.drain_threshold,
     ));
+    shared.register(&handle);
     shared.bridge.push(Event::Accepted {
         server: shared.id,
         handle: handle.clone(),
     });
     let live = Live::new(shared);
-    let shared = shared.clone();
-    let panic_handle = handle.clone();
-    tokio::spawn(async move {
-        let _live = live;
-        let counted = shared.clone();
-        let serve = async move {
-            match shared.config.tls.clone() {
-                None => connection::run_tcp(stream, shared, handle).await,
-                Some(tls) => {
-                    // Here, after `Accepted` is queued, so that the reactor never
-                    // waits for a TLS handshake; a failed one still goes through
-                    // `connection::run`, which reports the end to the Ruby side.
-                    let stream = accept_tls(&tls, stream, &shared).await;
-                    connection::run(stream, shared, handle).await;
-                }
-            }
-        };
-        CatchPanic::new(serve, panic_handle).await;
-        counted.connections.fetch_sub(1, Ordering::AcqRel);
-    });
+    // Plain and TLS connections are spawned as different futures, so that a
+    // plain connection's task does not reserve room for a TLS handshake.
+    match shared.config.tls.clone() {
+        None => spawn_guarded(
+            connection::run_tcp(stream, shared.clone(), handle.clone()),
+            live,
+            shared,
+            handle,
+        ),
+        Some(tls) => {
+            let task_shared = shared.clone();
+            let task_handle = handle.clone();
+            let serve = async move {
+                // Here, after `Accepted` is queued, so that the reactor never
+                // waits for a TLS handshake; a failed one still goes through
+                // `connection::run`, which reports the end to the Ruby side.
+                let stream = accept_tls(&tls, stream, &task_shared).await;
+                connection::run(stream, task_shared, task_handle).await;
+            };
+            spawn_guarded(serve, live, shared, handle);
+        }
+    }
+}
+
+/// Spawns a connection's future: a panic in it ends that connection alone,
+/// and the server's counts follow the task. The future is spawned as it is,
+/// with no `async` block around it that would hold a second copy of it.
+fn spawn_guarded<F>(serve: F, live: Live, shared: &Arc<ServerShared>, handle: Arc<ConnectionHandle>)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slot = ConnectionSlot {
+        _live: live,
+        shared: shared.clone(),
+    };
+    tokio::spawn(CatchPanic::new(serve, handle, slot));
+}
+
+/// Counts a connection for `max_connections` and `stop` until dropped.
+struct ConnectionSlot {
+    _live: Live,
+    shared: Arc<ServerShared>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Answers a connection over `max_connections` with a 503, without the
