@@ -812,13 +812,24 @@ where
         }
         let state = protocol.state();
 
+        // The core writes a pong for each ping, in order, then (at most) one
+        // close frame last. Each pong is queued at its ping's place among the
+        // events, as em-websocket sends it: after the application's replies
+        // to the messages before the ping, before those to the messages after.
         let id = self.handle.id;
-        self.events_since_barrier |= !self.events.is_empty() || result.is_err();
-        for event in self.events.drain(..) {
+        let mut replies = replies.as_slice();
+        let mut events = std::mem::take(&mut self.events);
+        for event in events.drain(..) {
             let event = match event {
                 emws_core::Event::Text(data) => Event::Text { id, data },
                 emws_core::Event::Binary(data) => Event::Binary { id, data },
-                emws_core::Event::Ping(data) => Event::Ping { id, data },
+                emws_core::Event::Ping(data) => {
+                    let pong = self.pong_len(data.len()).min(replies.len());
+                    let (this_pong, rest) = replies.split_at(pong);
+                    replies = rest;
+                    self.queue_replies(this_pong);
+                    Event::Ping { id, data }
+                }
                 emws_core::Event::Pong(data) => Event::Pong { id, data },
                 emws_core::Event::Close { code, reason } => {
                     if let Some(info) = clean_close_info(draft, code, reason) {
@@ -828,12 +839,14 @@ where
                 }
             };
             self.shared.bridge.push(event);
+            self.events_since_barrier = true;
         }
+        self.events = events;
+        // The close frame (an echo, or ours failing the connection) goes
+        // before `onerror`, as em-websocket sends it.
+        self.queue_replies(replies);
         if let Err(error) = result {
             self.report_error(error.kind.into(), error.message);
-        }
-        if !replies.is_empty() {
-            self.queue_replies(replies);
         }
         if state == State::Closed {
             self.close_deadline = None;
@@ -852,20 +865,32 @@ where
     /// blocks while it reads) orders them: a reply to a message goes out
     /// before the echo of a close that followed it. The Ruby side releases a
     /// barrier once it has delivered the events before it.
-    fn queue_replies(&mut self, replies: Vec<u8>) {
+    fn queue_replies(&mut self, replies: &[u8]) {
+        if replies.is_empty() {
+            return;
+        }
         if self.events_since_barrier {
             self.events_since_barrier = false;
             self.barrier_sent += 1;
-            self.held.push_back((self.barrier_sent, replies));
+            self.held.push_back((self.barrier_sent, replies.to_vec()));
             self.shared.bridge.push(Event::Barrier {
                 handle: self.handle.clone(),
                 barrier: self.barrier_sent,
             });
         } else if let Some((_, last)) = self.held.back_mut() {
-            last.extend_from_slice(&replies);
+            last.extend_from_slice(replies);
         } else {
-            self.write_replies(&replies);
+            self.write_replies(replies);
         }
+    }
+
+    /// The length of the pong the core wrote for a ping of `payload` bytes.
+    fn pong_len(&self, payload: usize) -> usize {
+        self.protocol.as_ref().map_or(0, |protocol| {
+            protocol.frame_header(OutKind::Pong, payload).as_ref().len()
+                + payload
+                + protocol.frame_trailer(OutKind::Pong).len()
+        })
     }
 
     fn release(&mut self, barrier: u64) {
