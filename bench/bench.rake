@@ -15,10 +15,10 @@
 require 'json'
 require 'open3'
 require 'rbconfig'
-require 'socket'
 require 'time'
 require 'etc'
 require 'fileutils'
+require_relative '../tasks/support/server_process'
 
 module EmwsBench
   ROOT = File.expand_path('..', __dir__)
@@ -166,9 +166,9 @@ module EmwsBench
     mine = scenarios.select { |scenario| scenario.only.nil? || scenario.only == impl.key }
     groups = mine.chunk_while { |a, b| a.app == b.app && a.key != 'idle' && b.key != 'idle' }
     groups.each do |group|
-      with_server(impl, group.first.app) do |port, pid|
+      with_server(impl, group.first.app) do |server|
         group.each do |scenario|
-          runs[[scenario.key, impl.key]] << generate(scenario, port, pid)
+          runs[[scenario.key, impl.key]] << generate(scenario, server)
         rescue StandardError => e
           failures << "#{scenario.title} on #{impl.label}: #{e.message}"
           warn "   FAILED: #{e.message}"
@@ -180,10 +180,10 @@ module EmwsBench
     end
   end
 
-  def generate(scenario, port, pid)
-    args = [*scenario.args, '--url', "ws://127.0.0.1:#{port}/", '--server-pid', pid.to_s, '--json']
+  def generate(scenario, server)
+    args = [*scenario.args, '--url', "ws://127.0.0.1:#{server.port}/", '--server-pid', server.pid.to_s, '--json']
     out, err, status = Open3.capture3(GENERATOR, *args)
-    exit = exit_status(pid)
+    exit = server.exit_status
     died = exit && " (the server died: #{exit})"
     raise "emws-bench #{args.join(' ')}: #{err.strip}#{died}" unless status.success?
     raise "the server died during #{scenario.key}: #{exit}" if died
@@ -194,67 +194,21 @@ module EmwsBench
     report
   end
 
-  def with_server(impl, app, &block)
-    port = free_port
+  def with_server(impl, app)
     @servers = (@servers || 0) + 1
     log = File.join(WORK_DIR, format('%02d-%s-%s.log', @servers, impl.key, app))
-    pid = Process.spawn({ 'HOST' => '127.0.0.1' },
-                        RbConfig.ruby, *impl.ruby_args, File.join('examples', "#{app}.rb"), port.to_s,
-                        chdir: ROOT, out: log, err: log)
+    server = ServerProcess.new(File.join('examples', "#{app}.rb"), log: log, ruby_args: impl.ruby_args,
+                               env: { 'HOST' => '127.0.0.1' }, pgroup: false)
     begin
-      wait_for_port(port, pid, log)
-      block.call(port, pid)
+      server.start.wait_for_port(
+        limit: START_LIMIT,
+        exited: "server exited at start; see #{log}",
+        timeout: "server did not listen on #{server.port} within #{START_LIMIT}s; see #{log}"
+      )
+      yield server
     ensure
-      stop(pid)
+      server.stop(grace: 5)
     end
-  end
-
-  def free_port
-    server = TCPServer.new('127.0.0.1', 0)
-    server.addr[1]
-  ensure
-    server&.close
-  end
-
-  def wait_for_port(port, pid, log)
-    deadline = Time.now + START_LIMIT
-    loop do
-      raise "server exited at start; see #{log}" unless alive?(pid)
-      begin
-        TCPSocket.new('127.0.0.1', port).close
-        return
-      rescue SystemCallError
-        raise "server did not listen on #{port} within #{START_LIMIT}s; see #{log}" if Time.now > deadline
-
-        sleep 0.1
-      end
-    end
-  end
-
-  # nil while the server runs; how it ended otherwise.
-  def exit_status(pid)
-    Process.waitpid2(pid, Process::WNOHANG)&.last
-  rescue Errno::ECHILD
-    'exited'
-  end
-
-  def alive?(pid)
-    exit_status(pid).nil?
-  end
-
-  def stop(pid)
-    return unless alive?(pid)
-
-    Process.kill('TERM', pid)
-    50.times do
-      return unless alive?(pid)
-
-      sleep 0.1
-    end
-    Process.kill('KILL', pid)
-    Process.wait(pid)
-  rescue Errno::ESRCH, Errno::ECHILD
-    nil
   end
 
   def median(values)

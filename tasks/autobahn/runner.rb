@@ -2,9 +2,7 @@
 
 require 'json'
 require 'fileutils'
-require 'socket'
-require 'rbconfig'
-require 'timeout'
+require_relative '../support/server_process'
 
 module Autobahn
   # Runs the fuzzing client against one echo server and returns its results.
@@ -25,19 +23,18 @@ module Autobahn
     def run(wstest)
       FileUtils.rm_rf(File.join(ROOT, @outdir))
       FileUtils.mkdir_p(File.join(ROOT, @outdir))
-      port = free_port
       log = File.join(ROOT, @outdir, 'server.log')
-      server = spawn_server(port, log)
+      server = ServerProcess.new(ECHO, log: log, ruby_args: @preload.flat_map { |file| ['-r', file] })
       begin
-        wait_for(port, server, log)
+        wait_for(server.start)
         started = Time.now
-        ok = system(wstest, '-m', 'fuzzingclient', '-s', write_spec(port), chdir: ROOT,
-                                                                          out: File.join(ROOT, @outdir, 'wstest.log'), err: %i[child out])
+        ok = system(wstest, '-m', 'fuzzingclient', '-s', write_spec(server.port),
+                    chdir: ROOT, out: File.join(ROOT, @outdir, 'wstest.log'), err: %i[child out])
         puts format('autobahn: %<name>s: %<cases>s in %<secs>.0f s', name: @name, cases: @cases.join(','), secs: Time.now - started)
         abort "autobahn: wstest failed (see #{@outdir}/wstest.log)" unless ok
-        abort "autobahn: the #{@name} server died during the run (see #{log})" unless alive?(server)
+        abort "autobahn: the #{@name} server died during the run (see #{log})" unless server.alive?
       ensure
-        stop(server)
+        server.stop
       end
       results
     end
@@ -63,44 +60,10 @@ module Autobahn
       path
     end
 
-    def spawn_server(port, log)
-      requires = @preload.flat_map { |file| ['-r', file] }
-      spawn(RbConfig.ruby, *requires, ECHO, port.to_s, chdir: ROOT, out: log, err: %i[child out],
-                                                       pgroup: true)
-    end
-
-    def free_port
-      server = TCPServer.new('127.0.0.1', 0)
-      server.addr[1]
-    ensure
-      server&.close
-    end
-
-    def wait_for(port, pid, log)
-      deadline = Time.now + 60
-      loop do
-        TCPSocket.new('127.0.0.1', port).close
-        return
-      rescue SystemCallError
-        abort "autobahn: the #{@name} server did not start (see #{log})" if Time.now > deadline || !alive?(pid)
-        sleep 0.2
-      end
-    end
-
-    def alive?(pid)
-      Process.waitpid(pid, Process::WNOHANG).nil?
-    rescue Errno::ECHILD
-      false
-    end
-
-    def stop(pid)
-      Process.kill('TERM', pid)
-      Timeout.timeout(10) { Process.wait(pid) }
-    rescue Errno::ESRCH, Errno::ECHILD
-      nil
-    rescue Timeout::Error
-      Process.kill('KILL', pid)
-      Process.wait(pid)
+    def wait_for(server)
+      server.wait_for_port(limit: 60, interval: 0.2)
+    rescue ServerProcess::StartError
+      abort "autobahn: the #{@name} server did not start (see #{server.log})"
     end
   end
 end
