@@ -119,6 +119,29 @@ module EMWSSpec
       expect(received).to eq([[:text, '☃', Encoding::UTF_8]])
     end
 
+    it 'sends the pong to a ping between fragments before the echo of the message, in one packet or several' do
+      orders = []
+      [true, false].each do |one_packet|
+        client = nil
+        em_run do
+          start_server { |ws| ws.onmessage { |m| ws.send(m) } }
+          client = connect_client
+          client.on_open do
+            frames = [F.encode(:text, 'frag', fin: false), F.encode(:ping, 'mid'),
+                      F.encode(:continuation, 'ment', fin: true)]
+            if one_packet
+              client.send_data(frames.join)
+            else
+              frames.each { |f| client.send_data(f) }
+            end
+          end
+          when_true(-> { client.frames.size >= 2 }) { done_later(0.05) }
+        end
+        orders << client.frames.map { |f| [f.type, f.payload] }
+      end
+      expect(orders).to eq([[[:pong, 'mid'.b], [:text, 'fragment'.b]]] * 2)
+    end
+
     it 'answers a ping sent between fragments and still assembles the message' do
       pings = []
       received = []
