@@ -1,5 +1,5 @@
 require 'spec_helper'
-require_relative '../../support/legacy_frames'
+require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
 
 module EMWSSpec
@@ -7,30 +7,6 @@ module EMWSSpec
   # unmasked frames with a MORE bit and the opcodes continuation 0, close 1,
   # ping 2, pong 3, text 4, binary 5. Close frames carry no code.
   RSpec.describe 'draft 03 (and 01, 02)' do
-    def d03_response_lines(path: '/chat', scheme: 'ws', protocol: nil)
-      lines = [
-        'HTTP/1.1 101 WebSocket Protocol Handshake', 'Upgrade: WebSocket', 'Connection: Upgrade',
-        "Sec-WebSocket-Location: #{scheme}://#{host}:#{port}#{path}", 'Sec-WebSocket-Origin: http://example.com'
-      ]
-      lines << "Sec-WebSocket-Protocol: #{protocol}" if protocol
-      lines.sort
-    end
-
-    # Runs a server recording everything in +log+ (the block adds to it) and a
-    # draft 03 client; +on_open+ is called with the client after the handshake.
-    def d03_session(log, server_opts: {}, client_opts: {}, on_open: nil, &extra)
-      client = nil
-      em_run do
-        start_server(server_opts) do |ws|
-          record_all(ws, log)
-          extra&.call(ws)
-        end
-        client = connect_legacy(3, **client_opts)
-        client.on_open { on_open&.call(client) }
-      end
-      client
-    end
-
     describe 'handshake' do
       [1, 2, 3].each do |draft|
         it "answers Sec-WebSocket-Draft: #{draft} with draft 76's headers and challenge, and reports version #{draft}" do
@@ -46,7 +22,7 @@ module EMWSSpec
             client = connect_legacy(draft, path: '/chat?room=1', protocol: 'sample')
             client.on_open { done_later(0.05) }
           end
-          expect(client.response.header_set).to eq(d03_response_lines(path: '/chat?room=1', protocol: 'sample'))
+          expect(client.response.header_set).to eq(d76_response_lines(path: '/chat?room=1', protocol: 'sample'))
           expect(client.challenge_answer).to eq(L::ANSWER)
           expect(client.body).to eq(''.b)
           expect(info).to eq([draft, '/chat', 'room=1', 'http://example.com', :connected, true, false])
@@ -90,7 +66,7 @@ module EMWSSpec
           client = connect_legacy(3, path: '/chat')
           client.on_open { done }
         end
-        expect(client.response.header_set).to eq(d03_response_lines)
+        expect(client.response.header_set).to eq(d76_response_lines(path: '/chat'))
       end
 
       it 'sends a wss:// location behind a TLS proxy (:secure_proxy)' do
@@ -101,7 +77,7 @@ module EMWSSpec
           client = connect_legacy(3, path: '/chat')
           client.on_open { done_later(0.05) }
         end
-        expect(client.response.header_set).to eq(d03_response_lines(scheme: 'wss'))
+        expect(client.response.header_set).to eq(d76_response_lines(path: '/chat', scheme: 'wss'))
         expect(secure).to be(true)
       end
 
@@ -141,7 +117,7 @@ module EMWSSpec
       it 'receives text (as UTF-8) and binary (as BINARY) frames' do
         log = []
         encodings = []
-        d03_session(log, on_open: lambda { |c|
+        legacy_session(3, log, on_open: lambda { |c|
           c.send_text('héllo')
           c.send_binary("\x00\xFF\x01".b)
           c.send_frame(:close)
@@ -201,7 +177,7 @@ module EMWSSpec
 
       it 'joins fragments sent with the MORE bit, answering a ping in between' do
         log = []
-        client = d03_session(log, on_open: lambda { |c|
+        client = legacy_session(3, log, on_open: lambda { |c|
           c.send_text('Hel', more: true)
           c.send_frame(:continuation, 'lo ', more: true)
           c.send_ping('mid')
@@ -222,7 +198,7 @@ module EMWSSpec
     describe 'ping and pong' do
       it 'answers a ping with a pong (opcode 3) and reports pongs' do
         log = []
-        client = d03_session(log, on_open: lambda { |c|
+        client = legacy_session(3, log, on_open: lambda { |c|
           c.send_ping('are you there')
           c.send_pong('unsolicited')
           c.send_frame(:close)
@@ -254,7 +230,7 @@ module EMWSSpec
 
       it 'answers a ping of 200 bytes (no control frame limit before RFC 6455)' do
         log = []
-        client = d03_session(log, on_open: lambda { |c|
+        client = legacy_session(3, log, on_open: lambda { |c|
           c.send_ping('p' * 200)
           c.send_frame(:close)
         })
@@ -266,7 +242,7 @@ module EMWSSpec
     describe 'closing' do
       it 'by the client: the server echoes the close body, closes TCP, onclose 1005 clean' do
         log = []
-        client = d03_session(log, on_open: ->(c) { c.send_close(body: 'bye') })
+        client = legacy_session(3, log, on_open: ->(c) { c.send_close(body: 'bye') })
         expect(log).to eq([[:open, 3], [:close, { code: 1005, reason: '', was_clean: true }, :closed]])
         expect(client.frames.map { |f| [f.first_byte, f.payload] }).to eq([[0x01, 'bye'.b]])
         expect(client).to be_closed
@@ -275,7 +251,7 @@ module EMWSSpec
       it 'by the server: ws.close(code, reason) sends an empty close frame, :closing, then 1005 on the echo' do
         log = []
         states = []
-        client = d03_session(log) do |ws|
+        client = legacy_session(3, log) do |ws|
           ws.onopen do
             ws.close(4000, 'not sent in draft 03')
             states << ws.state
@@ -342,7 +318,7 @@ module EMWSSpec
 
       it 'an abrupt TCP close gives onclose 1006, not clean' do
         log = []
-        d03_session(log, on_open: ->(c) { c.close_connection })
+        legacy_session(3, log, on_open: ->(c) { c.close_connection })
         expect(log).to eq([[:open, 3], [:close, { code: 1006, was_clean: false }, :closed]])
       end
     end
@@ -350,17 +326,7 @@ module EMWSSpec
     describe 'failing the connection' do
       # The client does not acknowledge the close frame: the server drops TCP
       def provoke(bytes, &extra)
-        log = []
-        client = nil
-        em_run do
-          start_server do |ws|
-            record_all(ws, log)
-            extra&.call(ws)
-          end
-          client = connect_legacy(3, echo_close: false)
-          client.on_open { client.send_data(bytes) }
-        end
-        [log, client]
+        provoke_legacy(3, bytes, &extra)
       end
 
       it 'over max_frame_size: WSMessageTooBigError, an empty close frame, then TCP closed' do

@@ -1,5 +1,5 @@
 require 'spec_helper'
-require_relative '../../support/legacy_frames'
+require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
 
 module EMWSSpec
@@ -10,19 +10,6 @@ module EMWSSpec
   # "\x53" and reads no close code.
   RSpec.describe 'draft 05' do
     CLOSE05 = "\x81\x01\x53".b # FIN | close, length 1, "S"
-
-    def d05_session(log, server_opts: {}, client_opts: {}, on_open: nil, &extra)
-      client = nil
-      em_run do
-        start_server(server_opts) do |ws|
-          record_all(ws, log)
-          extra&.call(ws)
-        end
-        client = connect_legacy(5, **client_opts)
-        client.on_open { on_open&.call(client) }
-      end
-      client
-    end
 
     describe 'handshake' do
       it 'answers with Sec-WebSocket-Accept and reports version 5, pingable, no close codes' do
@@ -60,7 +47,7 @@ module EMWSSpec
     describe 'messages' do
       it 'unmasks the whole frame, header included, with the key in front of it' do
         log = []
-        d05_session(log, on_open: lambda { |c|
+        legacy_session(5, log, on_open: lambda { |c|
           # 0x84 (FIN|text) ^ 0x01 would read as FIN|binary if only the payload were unmasked
           c.send_text('masked header', key: "\x01\x02\x03\x04".b)
           c.send_binary("\x00\xFF".b, key: "\xAA\x55\x00\x80".b)
@@ -113,7 +100,7 @@ module EMWSSpec
 
       it 'joins a message sent as a first frame and a final continuation, with a ping between' do
         log = []
-        client = d05_session(log, on_open: lambda { |c|
+        client = legacy_session(5, log, on_open: lambda { |c|
           c.send_text('Hello ', fin: false)
           c.send_ping('mid')
           c.send_frame(:continuation, 'world')
@@ -128,19 +115,24 @@ module EMWSSpec
         expect(client.frames.map { |f| [f.first_byte, f.payload] }).to eq([[0x83, 'mid'.b], [0x81, ''.b]])
       end
 
-      # em-websocket's Framing05 keeps the type of the LAST non-final frame, so
-      # a message in three or more fragments ends up as a "continuation"
-      # message, which MessageProcessor03 ignores
-      it 'drops a message sent in three fragments, as em-websocket does',
-         original_only: 'em-websocket 0.5.1 loses a message of 3+ fragments; em-websocket-rs delivers it' do
-        log = []
-        d05_session(log, on_open: lambda { |c|
+      # A text message in three fragments, then 'after', then a close
+      def send_three_fragments(log)
+        legacy_session(5, log, on_open: lambda { |c|
           c.send_text('a', fin: false)
           c.send_frame(:continuation, 'b', fin: false)
           c.send_frame(:continuation, 'c')
           c.send_text('after')
           c.send_close
         })
+      end
+
+      # em-websocket's Framing05 keeps the type of the LAST non-final frame, so
+      # a message in three or more fragments ends up as a "continuation"
+      # message, which MessageProcessor03 ignores
+      it 'drops a message sent in three fragments, as em-websocket does',
+         original_only: 'em-websocket 0.5.1 loses a message of 3+ fragments; em-websocket-rs delivers it' do
+        log = []
+        send_three_fragments(log)
         expect(log).to eq([
           [:open, 5], [:message, 'after'], [:close, { code: 1005, reason: '', was_clean: true }, :closed]
         ])
@@ -149,13 +141,7 @@ module EMWSSpec
       it 'delivers a message sent in three fragments whole, once',
          rs_only: 'em-websocket 0.5.1 drops a message of three or more fragments' do
         log = []
-        d05_session(log, on_open: lambda { |c|
-          c.send_text('a', fin: false)
-          c.send_frame(:continuation, 'b', fin: false)
-          c.send_frame(:continuation, 'c')
-          c.send_text('after')
-          c.send_close
-        })
+        send_three_fragments(log)
         expect(log).to eq([
           [:open, 5], [:message, 'abc'], [:message, 'after'],
           [:close, { code: 1005, reason: '', was_clean: true }, :closed]
@@ -166,7 +152,7 @@ module EMWSSpec
     describe 'ping and pong' do
       it 'answers a ping with a pong (0x83) and reports pongs' do
         log = []
-        client = d05_session(log, on_open: lambda { |c|
+        client = legacy_session(5, log, on_open: lambda { |c|
           c.send_ping('are you there')
           c.send_pong('unsolicited')
           c.send_close
@@ -199,7 +185,7 @@ module EMWSSpec
     describe 'closing' do
       it 'by the client: the server echoes the close body, closes TCP, onclose 1005 clean' do
         log = []
-        client = d05_session(log, on_open: ->(c) { c.send_close(body: [4000].pack('n') + 'bye') })
+        client = legacy_session(5, log, on_open: ->(c) { c.send_close(body: [4000].pack('n') + 'bye') })
         expect(log).to eq([[:open, 5], [:close, { code: 1005, reason: '', was_clean: true }, :closed]])
         expect(client.body).to eq("\x81\x05".b + [4000].pack('n') + 'bye')
         expect(client).to be_closed
@@ -208,7 +194,7 @@ module EMWSSpec
       it 'by the server: ws.close(code, reason) sends the close frame "\x53", :closing, then 1005 on the echo' do
         log = []
         states = []
-        client = d05_session(log) do |ws|
+        client = legacy_session(5, log) do |ws|
           ws.onopen do
             ws.close(4000, 'not sent in draft 05')
             states << ws.state
@@ -239,24 +225,14 @@ module EMWSSpec
 
       it 'an abrupt TCP close gives onclose 1006, not clean' do
         log = []
-        d05_session(log, on_open: ->(c) { c.close_connection })
+        legacy_session(5, log, on_open: ->(c) { c.close_connection })
         expect(log).to eq([[:open, 5], [:close, { code: 1006, was_clean: false }, :closed]])
       end
     end
 
     describe 'failing the connection' do
       def provoke(bytes, &extra)
-        log = []
-        client = nil
-        em_run do
-          start_server do |ws|
-            record_all(ws, log)
-            extra&.call(ws)
-          end
-          client = connect_legacy(5, echo_close: false)
-          client.on_open { client.send_data(bytes) }
-        end
-        [log, client]
+        provoke_legacy(5, bytes, &extra)
       end
 
       it 'over max_frame_size (the payload length): WSMessageTooBigError, "\x53" close frame, TCP closed' do

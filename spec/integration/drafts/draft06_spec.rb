@@ -1,5 +1,5 @@
 require 'spec_helper'
-require_relative '../../support/legacy_frames'
+require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
 
 module EMWSSpec
@@ -7,19 +7,6 @@ module EMWSSpec
   # masking, draft 03 opcodes with a FIN bit) with close codes and reasons,
   # and UTF-8 checked in text messages.
   RSpec.describe 'draft 06' do
-    def d06_session(log, server_opts: {}, client_opts: {}, on_open: nil, &extra)
-      client = nil
-      em_run do
-        start_server(server_opts) do |ws|
-          record_all(ws, log)
-          extra&.call(ws)
-        end
-        client = connect_legacy(6, **client_opts)
-        client.on_open { on_open&.call(client) }
-      end
-      client
-    end
-
     # A server close frame of draft 06: FIN | close (0x81), code, reason
     def close06(code, reason = '')
       body = [code].pack('n') + reason.b
@@ -50,7 +37,7 @@ module EMWSSpec
     describe 'messages' do
       it 'exchanges text and binary with masked client frames and FIN-bit server frames' do
         log = []
-        client = d06_session(log, on_open: lambda { |c|
+        client = legacy_session(6, log, on_open: lambda { |c|
           c.send_text('héllo', key: "\x01\x02\x03\x04".b)
           c.send_binary("\x00\xFF".b)
         }) do |ws|
@@ -70,7 +57,7 @@ module EMWSSpec
 
       it 'joins a message sent as a first frame and a final continuation, with a ping between' do
         log = []
-        client = d06_session(log, on_open: lambda { |c|
+        client = legacy_session(6, log, on_open: lambda { |c|
           c.send_text('Hello ', fin: false)
           c.send_ping('mid')
           c.send_frame(:continuation, 'world')
@@ -83,16 +70,21 @@ module EMWSSpec
         expect(client.frames.map { |f| [f.first_byte, f.payload] }).to eq([[0x83, 'mid'.b], [0x81, [1000].pack('n')]])
       end
 
-      it 'drops a message sent in three fragments, as em-websocket does',
-         original_only: 'em-websocket 0.5.1 loses a message of 3+ fragments; em-websocket-rs delivers it' do
-        log = []
-        d06_session(log, on_open: lambda { |c|
+      # A binary message in three fragments, then 'after', then a close
+      def send_three_fragments(log)
+        legacy_session(6, log, on_open: lambda { |c|
           c.send_binary('a', fin: false)
           c.send_frame(:continuation, 'b', fin: false)
           c.send_frame(:continuation, 'c')
           c.send_text('after')
           c.send_close(1000)
         })
+      end
+
+      it 'drops a message sent in three fragments, as em-websocket does',
+         original_only: 'em-websocket 0.5.1 loses a message of 3+ fragments; em-websocket-rs delivers it' do
+        log = []
+        send_three_fragments(log)
         expect(log).to eq([
           [:open, 6], [:message, 'after'], [:close, { code: 1000, reason: '', was_clean: true }, :closed]
         ])
@@ -101,13 +93,7 @@ module EMWSSpec
       it 'delivers a message sent in three fragments whole, once',
          rs_only: 'em-websocket 0.5.1 drops a message of three or more fragments' do
         log = []
-        d06_session(log, on_open: lambda { |c|
-          c.send_binary('a', fin: false)
-          c.send_frame(:continuation, 'b', fin: false)
-          c.send_frame(:continuation, 'c')
-          c.send_text('after')
-          c.send_close(1000)
-        })
+        send_three_fragments(log)
         expect(log).to eq([
           [:open, 6], [:binary, 'abc'.b], [:message, 'after'],
           [:close, { code: 1000, reason: '', was_clean: true }, :closed]
@@ -116,7 +102,7 @@ module EMWSSpec
 
       it 'ignores the RSV bits, as em-websocket does before RFC 6455' do
         log = []
-        d06_session(log, on_open: lambda { |c|
+        legacy_session(6, log, on_open: lambda { |c|
           frame = L.plain05(:text, 'rsv set')
           frame.setbyte(0, frame.getbyte(0) | 0x70)
           key = "\x10\x20\x30\x40".b
@@ -133,7 +119,7 @@ module EMWSSpec
       it 'answers pings, reports pongs; ws.ping and ws.pong return true' do
         log = []
         returned = nil
-        client = d06_session(log, on_open: lambda { |c|
+        client = legacy_session(6, log, on_open: lambda { |c|
           c.send_ping('ping 1')
           c.send_pong('pong 1')
           EM.add_timer(0.05) { c.send_close(1000) }
@@ -152,7 +138,7 @@ module EMWSSpec
 
       it 'answers a ping of 200 bytes (no control frame limit before RFC 6455)' do
         log = []
-        client = d06_session(log, on_open: lambda { |c|
+        client = legacy_session(6, log, on_open: lambda { |c|
           c.send_ping('p' * 200)
           c.send_close(1000)
         })
@@ -164,7 +150,7 @@ module EMWSSpec
     describe 'closing' do
       it 'by the client with code and reason: both reach onclose, only the code is echoed' do
         log = []
-        client = d06_session(log, on_open: ->(c) { c.send_close(4000, 'bye now') })
+        client = legacy_session(6, log, on_open: ->(c) { c.send_close(4000, 'bye now') })
         expect(log).to eq([[:open, 6], [:close, { code: 4000, reason: 'bye now', was_clean: true }, :closed]])
         expect(client.body).to eq(close06(4000))
         expect(client).to be_closed
@@ -172,7 +158,7 @@ module EMWSSpec
 
       it 'by the client with a non-ASCII reason: onclose gets its bytes' do
         log = []
-        d06_session(log, on_open: ->(c) { c.send_close(4001, 'adiós') })
+        legacy_session(6, log, on_open: ->(c) { c.send_close(4001, 'adiós') })
         event = log.assoc(:close)[1]
         expect(event[:reason].bytes).to eq('adiós'.b.bytes)
         # em-websocket 0.5.1 hands the reason over as a BINARY String
@@ -182,14 +168,14 @@ module EMWSSpec
       it 'by the client with a non-ASCII reason: onclose gets a UTF-8 String',
          rs_only: 'close reasons are UTF-8 Strings in em-websocket-rs (BINARY in em-websocket)' do
         log = []
-        d06_session(log, on_open: ->(c) { c.send_close(4001, 'adiós') })
+        legacy_session(6, log, on_open: ->(c) { c.send_close(4001, 'adiós') })
         expect(log.assoc(:close)[1]).to eq(code: 4001, reason: 'adiós', was_clean: true)
         expect(log.assoc(:close)[1][:reason].encoding).to eq(Encoding::UTF_8)
       end
 
       it 'by the client with a reason that is not UTF-8: accepted, as em-websocket does before RFC 6455' do
         log = []
-        client = d06_session(log, on_open: ->(c) { c.send_close(body: [4001].pack('n') + "\xC3\x28".b) })
+        client = legacy_session(6, log, on_open: ->(c) { c.send_close(body: [4001].pack('n') + "\xC3\x28".b) })
         expect(log.map(&:first)).to eq(%i[open close])
         event = log.assoc(:close)[1]
         expect([event[:code], event[:reason].b, event[:was_clean]]).to eq([4001, "\xC3\x28".b, true])
@@ -198,22 +184,22 @@ module EMWSSpec
 
       it 'by the client without a body: onclose 1005, the server answers 1000' do
         log = []
-        client = d06_session(log, on_open: ->(c) { c.send_close })
+        client = legacy_session(6, log, on_open: ->(c) { c.send_close })
         expect(log).to eq([[:open, 6], [:close, { code: 1005, reason: '', was_clean: true }, :closed]])
         expect(client.body).to eq(close06(1000))
       end
 
       it 'accepts any close code, as em-websocket does before RFC 6455' do
         log = []
-        client = d06_session(log, on_open: ->(c) { c.send_close(1005, 'reserved') })
+        client = legacy_session(6, log, on_open: ->(c) { c.send_close(1005, 'reserved') })
         expect(log).to eq([[:open, 6], [:close, { code: 1005, reason: 'reserved', was_clean: true }, :closed]])
         expect(client.body).to eq(close06(1005))
       end
 
       it 'a close body of one byte fails the connection with 1002' do
         log = []
-        client = d06_session(log, client_opts: { echo_close: false },
-                                  on_open: ->(c) { c.send_close(body: "\x03".b) })
+        client = legacy_session(6, log, client_opts: { echo_close: false },
+                                        on_open: ->(c) { c.send_close(body: "\x03".b) })
         msg = 'Close frames with a body must contain a 2 byte status code'
         expect(log).to eq([[:open, 6], [:error, WS::WSProtocolError, msg], [:close, { code: 1006, was_clean: false }, :closed]])
         expect(client.body).to eq(close06(1002, msg))
@@ -222,7 +208,7 @@ module EMWSSpec
       it 'by the server: sends code and reason, :closing, then onclose with the echoed code' do
         log = []
         states = []
-        client = d06_session(log) do |ws|
+        client = legacy_session(6, log) do |ws|
           ws.onopen do
             ws.close(4001, 'server says bye')
             states << ws.state
@@ -235,7 +221,7 @@ module EMWSSpec
 
       it 'by the server without a code: an empty close frame, then 1005 on the empty echo' do
         log = []
-        client = d06_session(log) { |ws| ws.onopen { ws.close } }
+        client = legacy_session(6, log) { |ws| ws.onopen { ws.close } }
         expect(client.body).to eq("\x81\x00".b)
         expect(log).to eq([[:close, { code: 1005, reason: '', was_clean: true }, :closed]])
       end
@@ -259,7 +245,7 @@ module EMWSSpec
 
       it 'an abrupt TCP close gives onclose 1006, not clean' do
         log = []
-        d06_session(log, on_open: ->(c) { c.close_connection })
+        legacy_session(6, log, on_open: ->(c) { c.close_connection })
         expect(log).to eq([[:open, 6], [:close, { code: 1006, was_clean: false }, :closed]])
       end
     end
@@ -269,7 +255,7 @@ module EMWSSpec
     describe 'order of replies' do
       it 'a reply sent from onmessage goes out before the answer to a close that followed the message' do
         log = []
-        client = d06_session(log, on_open: lambda { |c|
+        client = legacy_session(6, log, on_open: lambda { |c|
           c.send_data(L.encode05(:text, 'one') + L.encode05(:text, 'two') + L.encode05(:close, [4000].pack('n')))
         }) { |ws| ws.onmessage { |m| log << [:message, m]; ws.send(+"re: #{m}") } }
         expect(log).to eq([
@@ -281,7 +267,7 @@ module EMWSSpec
 
       it 'the pong to a ping comes after the replies to the messages before it' do
         log = []
-        client = d06_session(log, on_open: lambda { |c|
+        client = legacy_session(6, log, on_open: lambda { |c|
           c.send_data(L.encode05(:text, 'one') + L.encode05(:ping, 'p'))
           EM.add_timer(0.1) { c.send_close(1000) }
         }) { |ws| ws.onmessage { |m| log << [:message, m]; ws.send(+"re: #{m}") } }
@@ -293,17 +279,7 @@ module EMWSSpec
 
     describe 'failing the connection' do
       def provoke(bytes, &extra)
-        log = []
-        client = nil
-        em_run do
-          start_server do |ws|
-            record_all(ws, log)
-            extra&.call(ws)
-          end
-          client = connect_legacy(6, echo_close: false)
-          client.on_open { client.send_data(bytes) }
-        end
-        [log, client]
+        provoke_legacy(6, bytes, &extra)
       end
 
       it 'over max_frame_size (the payload length): 1009 with the error message' do

@@ -1,5 +1,5 @@
 require 'spec_helper'
-require_relative '../../support/legacy_frames'
+require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
 
 module EMWSSpec
@@ -15,19 +15,6 @@ module EMWSSpec
         'HTTP/1.1 101 Web Socket Protocol Handshake', 'Upgrade: WebSocket', 'Connection: Upgrade',
         "WebSocket-Origin: #{origin}", "WebSocket-Location: #{scheme}://#{host}:#{port}#{path}"
       ].sort
-    end
-
-    def d75_session(log, server_opts: {}, on_open: nil, &extra)
-      client = nil
-      em_run do
-        start_server(server_opts) do |ws|
-          record_all(ws, log)
-          extra&.call(ws)
-        end
-        client = connect_legacy(75)
-        client.on_open { on_open&.call(client) }
-      end
-      client
     end
 
     describe 'handshake' do
@@ -85,7 +72,7 @@ module EMWSSpec
     describe 'messages' do
       it 'exchanges text frames both ways' do
         log = []
-        client = d75_session(log, on_open: lambda { |c|
+        client = legacy_session(75, log, on_open: lambda { |c|
           c.send_data("\x00one\xFF\x00h\xC3\xA9\xFF\x00par".b)
           EM.add_timer(0.05) { c.send_data("tial\xFF".b) }
         }) do |ws|
@@ -106,7 +93,7 @@ module EMWSSpec
     describe 'closing' do
       it 'by the client with "\xFF\x00": answered with "\xFF\x00", TCP closed, onclose 1006' do
         log = []
-        client = d75_session(log, on_open: ->(c) { c.send_data("\x00last\xFF\xFF\x00".b) })
+        client = legacy_session(75, log, on_open: ->(c) { c.send_data("\x00last\xFF\xFF\x00".b) })
         expect(log).to eq([[:open, 75], [:message, 'last'], [:close, CLOSED75, :closed]])
         expect(client.body).to eq("\xFF\x00".b)
       end
@@ -114,7 +101,7 @@ module EMWSSpec
       it 'by the server: ws.close drops TCP, ignoring the code' do
         log = []
         states = []
-        client = d75_session(log, server_opts: { close_timeout: 10 }) do |ws|
+        client = legacy_session(75, log, server_opts: { close_timeout: 10 }) do |ws|
           ws.onopen do
             ws.close(1000, 'no codes in 75')
             states << ws.state
@@ -127,24 +114,15 @@ module EMWSSpec
 
       it 'an abrupt TCP close gives onclose 1006' do
         log = []
-        d75_session(log, on_open: ->(c) { c.close_connection })
+        legacy_session(75, log, on_open: ->(c) { c.close_connection })
         expect(log).to eq([[:open, 75], [:close, CLOSED75, :closed]])
       end
     end
 
     describe 'failing the connection' do
+      # The client drops TCP after 0.3 s when the server has not
       def provoke(bytes)
-        log = []
-        client = nil
-        em_run do
-          start_server { |ws| record_all(ws, log) }
-          client = connect_legacy(75)
-          client.on_open do
-            client.send_data(bytes)
-            EM.add_timer(0.3) { client.close_connection } # when the server has not
-          end
-        end
-        [log, client]
+        provoke_legacy(75, bytes, close_after: 0.3)
       end
 
       it 'a text frame over max_frame_size: WSMessageTooBigError, TCP closed' do

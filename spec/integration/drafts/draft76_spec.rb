@@ -1,5 +1,5 @@
 require 'spec_helper'
-require_relative '../../support/legacy_frames'
+require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
 
 module EMWSSpec
@@ -9,28 +9,6 @@ module EMWSSpec
   # No ping, no close codes: every close is 1006, not clean.
   RSpec.describe 'draft 76' do
     CLOSED76 = { code: 1006, was_clean: false }.freeze
-
-    def d76_lines(path: '/', scheme: 'ws', origin: 'http://example.com', protocol: nil)
-      lines = [
-        'HTTP/1.1 101 WebSocket Protocol Handshake', 'Upgrade: WebSocket', 'Connection: Upgrade',
-        "Sec-WebSocket-Location: #{scheme}://#{host}:#{port}#{path}", "Sec-WebSocket-Origin: #{origin}"
-      ]
-      lines << "Sec-WebSocket-Protocol: #{protocol}" if protocol
-      lines.sort
-    end
-
-    def d76_session(log, server_opts: {}, client_opts: {}, on_open: nil, &extra)
-      client = nil
-      em_run do
-        start_server(server_opts) do |ws|
-          record_all(ws, log)
-          extra&.call(ws)
-        end
-        client = connect_legacy(76, **client_opts)
-        client.on_open { on_open&.call(client) }
-      end
-      client
-    end
 
     # A handshake that must fail: onerror gets a HandshakeError with +message+,
     # no onopen, no onclose, and the client gets no byte before TCP closes
@@ -61,7 +39,7 @@ module EMWSSpec
           client = connect_legacy(76, path: '/demo?a=1&b=2', protocol: 'chat')
           client.on_open { done_later(0.05) }
         end
-        expect(client.response.header_set).to eq(d76_lines(path: '/demo?a=1&b=2', protocol: 'chat'))
+        expect(client.response.header_set).to eq(d76_response_lines(path: '/demo?a=1&b=2', protocol: 'chat'))
         expect(client.challenge_answer).to eq(L::ANSWER)
         expect(client.body).to eq(''.b) # ping and pong sent nothing
         expect(info).to eq([76, '/demo', 'a=1&b=2', 'http://example.com', false, :connected, false, false,
@@ -100,7 +78,7 @@ module EMWSSpec
           client = connect_legacy(76, path: '/tls')
           client.on_open { done_later(0.05) }
         end
-        expect(client.response.header_set).to eq(d76_lines(path: '/tls', scheme: 'wss'))
+        expect(client.response.header_set).to eq(d76_response_lines(path: '/tls', scheme: 'wss'))
         expect(secure).to be(true)
       end
 
@@ -159,7 +137,7 @@ module EMWSSpec
       it 'receives text frames as UTF-8, several in a packet or one split over packets' do
         log = []
         encodings = []
-        d76_session(log, on_open: lambda { |c|
+        legacy_session(76, log, on_open: lambda { |c|
           c.send_data("\x00one\xFF\x00h\xC3\xA9\xFF\x00\xFF\x00spl".b)
           EM.add_timer(0.05) do
             c.send_data("it\xFF".b)
@@ -188,8 +166,8 @@ module EMWSSpec
         expect(client.body).to eq("\x00h\xC3\xA9llo\xFF\x00\xFF".b)
       end
 
-      it 'has no binary frames to send: ws.send_binary raises NoMethodError',
-         original_only: 'em-websocket 0.5.1 fails by accident (undefined send_frame); em-websocket-rs says why' do
+      # ws.send_binary, then ws.send: [what send_binary raised, the client]
+      def send_binary_then_text
         error = nil
         client = nil
         em_run do
@@ -206,28 +184,19 @@ module EMWSSpec
           client = connect_legacy(76)
           client.on_frame { done_later(0.05) }
         end
+        [error, client]
+      end
+
+      it 'has no binary frames to send: ws.send_binary raises NoMethodError',
+         original_only: 'em-websocket 0.5.1 fails by accident (undefined send_frame); em-websocket-rs says why' do
+        error, client = send_binary_then_text
         expect(error).to be_a(NoMethodError)
         expect(client.body).to eq("\x00still open\xFF".b)
       end
 
       it 'has no binary frames to send: ws.send_binary raises WebSocketError and sends nothing',
          rs_only: 'em-websocket 0.5.1 raises a NoMethodError by accident' do
-        error = nil
-        client = nil
-        em_run do
-          start_server do |ws|
-            ws.onopen do
-              begin
-                ws.send_binary("\x01".b)
-              rescue Exception => e # rubocop:disable Lint/RescueException
-                error = e
-              end
-              ws.send(+'still open')
-            end
-          end
-          client = connect_legacy(76)
-          client.on_frame { done_later(0.05) }
-        end
+        error, client = send_binary_then_text
         expect(error).to be_an_instance_of(WS::WebSocketError)
         expect(error.message).to eq('Binary frames are not supported by draft 76')
         expect(client.body).to eq("\x00still open\xFF".b)
@@ -235,7 +204,7 @@ module EMWSSpec
 
       it 'reads and drops a length-prefixed frame' do
         log = []
-        d76_session(log, on_open: lambda { |c|
+        legacy_session(76, log, on_open: lambda { |c|
           c.send_data(L.hixie_length_frame('x' * 200))
           EM.add_timer(0.05) do
             c.send_data(L.hixie_text('after'))
@@ -245,13 +214,10 @@ module EMWSSpec
         expect(log).to eq([[:open, 76], [:message, 'after'], [:close, CLOSED76, :closed]])
       end
 
-      # em-websocket's Framing76 stops reading the buffer after a dropped
-      # length-prefixed frame: what follows in the same packet waits for the
-      # next packet.
-      it 'reads what follows a length-prefixed frame in the same packet only with the next packet',
-         original_only: 'em-websocket 0.5.1 leaves the rest of the packet unread; em-websocket-rs reads it' do
-        log = []
-        d76_session(log, on_open: lambda { |c|
+      # A length-prefixed frame and a text frame in one packet, then (after
+      # :next_packet in +log+) a text frame in another
+      def send_length_frame_and_text(log)
+        legacy_session(76, log, on_open: lambda { |c|
           c.send_data(L.hixie_length_frame('abc') + L.hixie_text('same packet'))
           EM.add_timer(0.1) do
             log << :next_packet
@@ -259,6 +225,15 @@ module EMWSSpec
             EM.add_timer(0.05) { c.close_connection }
           end
         })
+      end
+
+      # em-websocket's Framing76 stops reading the buffer after a dropped
+      # length-prefixed frame: what follows in the same packet waits for the
+      # next packet.
+      it 'reads what follows a length-prefixed frame in the same packet only with the next packet',
+         original_only: 'em-websocket 0.5.1 leaves the rest of the packet unread; em-websocket-rs reads it' do
+        log = []
+        send_length_frame_and_text(log)
         expect(log).to eq([
           [:open, 76], :next_packet, [:message, 'same packet'], [:message, 'next packet'],
           [:close, CLOSED76, :closed]
@@ -268,14 +243,7 @@ module EMWSSpec
       it 'reads what follows a length-prefixed frame in the same packet at once',
          rs_only: 'em-websocket 0.5.1 reads it only when the next packet arrives' do
         log = []
-        d76_session(log, on_open: lambda { |c|
-          c.send_data(L.hixie_length_frame('abc') + L.hixie_text('same packet'))
-          EM.add_timer(0.1) do
-            log << :next_packet
-            c.send_data(L.hixie_text('next packet'))
-            EM.add_timer(0.05) { c.close_connection }
-          end
-        })
+        send_length_frame_and_text(log)
         expect(log).to eq([
           [:open, 76], [:message, 'same packet'], :next_packet, [:message, 'next packet'],
           [:close, CLOSED76, :closed]
@@ -286,7 +254,7 @@ module EMWSSpec
     describe 'closing' do
       it 'by the client: "\xFF\x00" is answered with "\xFF\x00", TCP closed, onclose 1006' do
         log = []
-        client = d76_session(log, on_open: ->(c) { c.send_data("\x00last\xFF\xFF\x00".b) })
+        client = legacy_session(76, log, on_open: ->(c) { c.send_data("\x00last\xFF\xFF\x00".b) })
         expect(log).to eq([[:open, 76], [:message, 'last'], [:close, CLOSED76, :closed]])
         expect(client.body).to eq("\xFF\x00".b)
         expect(client).to be_closed
@@ -294,7 +262,7 @@ module EMWSSpec
 
       it 'a reply sent from onmessage goes out before the answer to a "\xFF\x00" that followed the message' do
         log = []
-        client = d76_session(log, on_open: ->(c) { c.send_data("\x00one\xFF\xFF\x00".b) }) do |ws|
+        client = legacy_session(76, log, on_open: ->(c) { c.send_data("\x00one\xFF\xFF\x00".b) }) do |ws|
           ws.onmessage { |m| log << [:message, m]; ws.send(+"re: #{m}") }
         end
         expect(log).to eq([[:open, 76], [:message, 'one'], [:close, CLOSED76, :closed]])
@@ -303,7 +271,7 @@ module EMWSSpec
 
       it 'by the client with any zero-length length-prefixed frame ("\x80\x00")' do
         log = []
-        client = d76_session(log, on_open: ->(c) { c.send_data("\x80\x00".b) })
+        client = legacy_session(76, log, on_open: ->(c) { c.send_data("\x80\x00".b) })
         expect(log).to eq([[:open, 76], [:close, CLOSED76, :closed]])
         expect(client.body).to eq("\xFF\x00".b)
       end
@@ -311,7 +279,7 @@ module EMWSSpec
       it 'by the server: ws.close drops TCP without a closing handshake, state stays :connected until then' do
         log = []
         states = []
-        client = d76_session(log) do |ws|
+        client = legacy_session(76, log) do |ws|
           ws.onopen do
             ws.send(+'bye')
             ws.close(4000, 'no codes in 76')
@@ -326,7 +294,7 @@ module EMWSSpec
 
       it 'ws.close still checks the application close code' do
         error = nil
-        d76_session([]) do |ws|
+        legacy_session(76, []) do |ws|
           ws.onopen do
             ws.close(1006)
           rescue RuntimeError => e
@@ -339,27 +307,15 @@ module EMWSSpec
 
       it 'an abrupt TCP close gives onclose 1006' do
         log = []
-        d76_session(log, on_open: ->(c) { c.close_connection })
+        legacy_session(76, log, on_open: ->(c) { c.close_connection })
         expect(log).to eq([[:open, 76], [:close, CLOSED76, :closed]])
       end
     end
 
     describe 'failing the connection' do
+      # The client drops TCP after 0.3 s when the server has not
       def provoke(bytes, &extra)
-        log = []
-        client = nil
-        em_run do
-          start_server do |ws|
-            record_all(ws, log)
-            extra&.call(ws)
-          end
-          client = connect_legacy(76)
-          client.on_open do
-            client.send_data(bytes)
-            EM.add_timer(0.3) { client.close_connection } # when the server has not
-          end
-        end
-        [log, client]
+        provoke_legacy(76, bytes, close_after: 0.3, &extra)
       end
 
       it 'a text frame over max_frame_size: WSMessageTooBigError, TCP closed, nothing sent' do
