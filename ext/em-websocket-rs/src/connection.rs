@@ -103,10 +103,6 @@ impl NativeConnection {
         rb_self.0.inject_panic();
         Ok(())
     }
-
-    pub fn is_finished(&self) -> bool {
-        self.0.is_finished()
-    }
 }
 
 /// Seconds from Ruby; zero, negative or not a number means none.

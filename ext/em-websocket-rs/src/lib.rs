@@ -85,9 +85,5 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         "panic_for_test",
         method!(connection::NativeConnection::panic_for_test, 0),
     )?;
-    conn.define_method(
-        "finished?",
-        method!(connection::NativeConnection::is_finished, 0),
-    )?;
     Ok(())
 }

@@ -74,10 +74,6 @@ impl Bridge {
         mem::swap(&mut *queue, into);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
         // A panic while holding this lock cannot leave the Vec inconsistent.
         self.queue
