@@ -71,6 +71,13 @@ impl Compressor {
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
         }
+        if out.is_empty() {
+            // zlib had nothing to flush (an empty message after another):
+            // nothing at all would make the peer read the next message as a
+            // stored block's data. A single 0x00 is an empty message
+            // (RFC 7692 §7.2.3.6).
+            out.push(0x00);
+        }
         if self.no_context_takeover {
             deflate.reset();
         }
