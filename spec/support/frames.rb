@@ -13,22 +13,28 @@ module EMWSSpec
     }.freeze
     OPCODE_NAMES = OPCODES.invert.freeze
 
-    Frame = Struct.new(:fin, :rsv, :opcode, :masked, :payload) do
-      def type
-        OPCODE_NAMES[opcode] || :"unknown_#{opcode}"
-      end
-
+    # How a decoded frame's payload reads, whatever the draft (the legacy
+    # drafts' frames include it too).
+    module Payload
       def text
         payload.dup.force_encoding(Encoding::UTF_8)
       end
 
-      # [code, reason] of a close frame (code nil when the body is empty)
+      # The code of a close frame (nil when the body is empty)
       def close_code
         payload.bytesize >= 2 ? payload.unpack1('n') : nil
       end
 
       def close_reason
         payload.bytesize > 2 ? payload.byteslice(2..).force_encoding(Encoding::UTF_8) : ''
+      end
+    end
+
+    Frame = Struct.new(:fin, :rsv, :opcode, :masked, :payload) do
+      include Payload
+
+      def type
+        OPCODE_NAMES[opcode] || :"unknown_#{opcode}"
       end
     end
 

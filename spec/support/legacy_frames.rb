@@ -2,6 +2,8 @@
 
 require 'digest/md5'
 require 'securerandom'
+require_relative 'frames'
+require_relative 'raw_client'
 
 module EMWSSpec
   # Client-side codecs and requests for the protocols before RFC 6455, as
@@ -23,20 +25,10 @@ module EMWSSpec
     # A decoded hybi (03/05/06) frame. +final+ is "not MORE" for draft 03 and
     # the FIN bit for 05/06.
     Frame = Struct.new(:final, :opcode, :payload, :first_byte) do
+      include Frames::Payload
+
       def type
         OPCODE03_NAMES[opcode] || :"unknown_#{opcode}"
-      end
-
-      def text
-        payload.dup.force_encoding(Encoding::UTF_8)
-      end
-
-      def close_code
-        payload.bytesize >= 2 ? payload.unpack1('n') : nil
-      end
-
-      def close_reason
-        payload.bytesize > 2 ? payload.byteslice(2..).force_encoding(Encoding::UTF_8) : ''
       end
     end
 
@@ -231,21 +223,7 @@ module EMWSSpec
       @on_open = @on_frame = @on_close = @on_data = nil
     end
 
-    def on_open(&blk)
-      @on_open = blk
-    end
-
-    def on_frame(&blk)
-      @on_frame = blk
-    end
-
-    def on_close(&blk)
-      @on_close = blk
-    end
-
-    def on_data(&blk)
-      @on_data = blk
-    end
+    include ClientCallbacks
 
     def connection_completed
       send_data(@request) if @request

@@ -1,6 +1,25 @@
 # frozen_string_literal: true
 
 module EMWSSpec
+  # The callbacks a test client reports to (RawClient, LegacyClient).
+  module ClientCallbacks
+    def on_open(&blk)
+      @on_open = blk
+    end
+
+    def on_frame(&blk)
+      @on_frame = blk
+    end
+
+    def on_close(&blk)
+      @on_close = blk
+    end
+
+    def on_data(&blk)
+      @on_data = blk
+    end
+  end
+
   # An EventMachine client that speaks raw bytes: it sends a handshake (or
   # anything else), collects every byte it receives, splits off the HTTP
   # response and decodes the frames that follow.
@@ -36,21 +55,7 @@ module EMWSSpec
       @on_open = @on_frame = @on_close = @on_data = nil
     end
 
-    def on_open(&blk)
-      @on_open = blk
-    end
-
-    def on_frame(&blk)
-      @on_frame = blk
-    end
-
-    def on_close(&blk)
-      @on_close = blk
-    end
-
-    def on_data(&blk)
-      @on_data = blk
-    end
+    include ClientCallbacks
 
     def connection_completed
       if @tls
