@@ -35,7 +35,12 @@ pub struct Reactor {
     bridge: Arc<Bridge>,
     /// Events of a batch interrupted by an exception, delivered first next time.
     pending: RefCell<Vec<Event>>,
+    /// The last batch's buffer, emptied, to be the bridge's next queue.
+    spare: RefCell<Vec<Event>>,
 }
+
+/// A buffer that grew past this many events in a burst is not kept.
+const MAX_SPARE_EVENTS: usize = 4096;
 
 impl Reactor {
     pub fn new(ruby: &Ruby) -> Result<Reactor, Error> {
@@ -48,6 +53,7 @@ impl Reactor {
         Ok(Reactor {
             bridge: Arc::new(bridge),
             pending: RefCell::new(Vec::new()),
+            spare: RefCell::new(Vec::new()),
         })
     }
 
@@ -79,17 +85,17 @@ impl Reactor {
         router: Value,
         connections: RHash,
     ) -> Result<usize, Error> {
-        let mut batch = std::mem::take(&mut *rb_self.pending.borrow_mut());
-        let mut fresh = Vec::new();
-        rb_self.bridge.take_batch(&mut fresh);
-        if batch.is_empty() {
-            batch = fresh;
-        } else {
-            batch.append(&mut fresh);
+        // The emptied buffer of the last batch goes back to the bridge, so
+        // that neither side allocates a queue per batch.
+        let mut batch = std::mem::take(&mut *rb_self.spare.borrow_mut());
+        rb_self.bridge.take_batch(&mut batch);
+        let pending = std::mem::take(&mut *rb_self.pending.borrow_mut());
+        if !pending.is_empty() {
+            batch.splice(0..0, pending);
         }
         let total = batch.len();
         let _deferral = crate::wakes::Deferral::begin();
-        let mut events = batch.into_iter();
+        let mut events = batch.drain(..);
         while let Some(event) = events.next() {
             if let Err(error) = deliver(ruby, router, connections, event) {
                 let mut pending = rb_self.pending.borrow_mut();
@@ -101,6 +107,10 @@ impl Reactor {
                 }
                 return Err(error);
             }
+        }
+        drop(events);
+        if batch.capacity() <= MAX_SPARE_EVENTS {
+            *rb_self.spare.borrow_mut() = batch;
         }
         Ok(total)
     }
