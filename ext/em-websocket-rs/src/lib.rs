@@ -18,6 +18,9 @@ mod wakes;
 
 use magnus::{function, method, prelude::*, Error, Ruby};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[magnus::init]
 fn init(ruby: &Ruby) -> Result<(), Error> {
     let root = ruby.define_module("EmWebSocketRs")?;
