@@ -24,6 +24,7 @@ module EventMachine
       # What the native handle answers to a send.
       QUEUED = 0
       LIMIT_REACHED = 1
+      NOT_TEXT = 3
 
       NO_TLS_OPTIONS = {}.freeze
 
@@ -130,6 +131,10 @@ module EventMachine
       # UTF-8 (ASCII-only data in any encoding is accepted), before the
       # handshake has completed, or while the connection is closing.
       def send_text(data)
+        # The common case in one native call, which checks the encoding too;
+        # anything it refuses goes through the checks below, which raise.
+        return nil if @state == :connected && !@debug && @native.send_text(data) != NOT_TEXT
+
         unless (data.encoding == UTF8 && data.valid_encoding?) || data.ascii_only?
           raise WebSocketError, "Data sent to WebSocket must be valid UTF-8 but was #{data.encoding} (valid: #{data.valid_encoding?})"
         end
@@ -142,6 +147,9 @@ module EventMachine
       alias send send_text
 
       def send_binary(data)
+        if @state == :connected && @pingable && !@debug && data.is_a?(String)
+          return @native.send_frame(BINARY, data) == LIMIT_REACHED ? 0 : data.bytesize
+        end
         raise WebSocketError, "Cannot send binary before onopen callback" unless @opened
         # em-websocket fails here with a NoMethodError; say why instead.
         raise WebSocketError, "Binary frames are not supported by draft #{@protocol_version}" if @protocol_version == 75 || @protocol_version == 76
@@ -306,6 +314,15 @@ module EventMachine
         application { trigger_on_error(error) }
       end
 
+      # An application block raised `error`: closed with 3000, then onerror
+      # (or up into the reactor without one). Also called by the native
+      # dispatch, which runs message callbacks without `application`.
+      def _rs_application_error(error)
+        debug [:error, error]
+        close_websocket_private(3000, "Application error")
+        trigger_on_error(error) || raise(error)
+      end
+
       def _rs_close(code, reason, was_clean, opened)
         debug [:unbind, :connection]
         @state = :closed
@@ -341,9 +358,7 @@ module EventMachine
       def application
         yield
       rescue => e
-        debug [:error, e]
-        close_websocket_private(3000, "Application error")
-        trigger_on_error(e) || raise(e)
+        _rs_application_error(e)
       end
 
       def close_websocket_private(code, body)

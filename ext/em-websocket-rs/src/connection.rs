@@ -6,7 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use emws_core::OutKind;
 use emws_server::{ConnectionHandle, Sent};
-use magnus::{Error, RString, Ruby};
+use magnus::rb_sys::AsRawValue;
+use magnus::{Error, RString, Ruby, Value};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Connection", free_immediately, size)]
 pub struct NativeConnection(pub Arc<ConnectionHandle>);
@@ -29,6 +30,26 @@ pub fn out_kind(ruby: &Ruby, opcode: u8) -> Result<OutKind, Error> {
             ruby.exception_arg_error(),
             format!("unknown frame kind {other}"),
         )),
+    }
+}
+
+/// `send_text`'s answer for data it did not send.
+const NOT_TEXT: u8 = 3;
+
+/// em-websocket's rule for text: `(data.encoding == UTF_8 &&
+/// data.valid_encoding?) || data.ascii_only?`, read from the string's cached
+/// code range (scanned once per string, as those methods do).
+fn sendable_as_text(text: RString) -> bool {
+    use rb_sys::ruby_coderange_type::{RUBY_ENC_CODERANGE_7BIT, RUBY_ENC_CODERANGE_VALID};
+    let value = text.as_raw();
+    // SAFETY: called on the Ruby thread with a live String.
+    unsafe {
+        if rb_sys::rb_enc_get_index(value) == rb_sys::rb_utf8_encindex() {
+            let range = rb_sys::rb_enc_str_coderange(value) as u32;
+            range == RUBY_ENC_CODERANGE_7BIT as u32 || range == RUBY_ENC_CODERANGE_VALID as u32
+        } else {
+            rb_sys::rb_enc_str_asciionly_p(value) != 0
+        }
     }
 }
 
@@ -63,6 +84,21 @@ impl NativeConnection {
             kind,
             copy_bytes(data),
         )))
+    }
+
+    /// `ws.send`'s fast path: queues `data` as a text frame when it is a
+    /// String that em-websocket would send (valid UTF-8, or ASCII-only in any
+    /// ASCII-compatible encoding); otherwise queues nothing and answers 3, and
+    /// the Ruby side raises what em-websocket raises.
+    pub fn send_text(&self, data: Value) -> u8 {
+        match RString::from_value(data) {
+            Some(text) if sendable_as_text(text) => sent_code(crate::wakes::send(
+                &self.0,
+                OutKind::Text,
+                copy_bytes(text),
+            )),
+            _ => NOT_TEXT,
+        }
     }
 
     pub fn send_raw(&self, data: RString) -> u8 {

@@ -14,7 +14,8 @@ use emws_core::{DeflateConfig, HandshakeConfig};
 use emws_server::{
     Bridge, ErrorKind, Event, Opened, Pem, Server, ServerConfig, TlsConfig, TlsOptions,
 };
-use magnus::value::{LazyId, ReprValue};
+use magnus::rb_sys::{AsRawId, AsRawValue};
+use magnus::value::{IntoId, LazyId, OpaqueId, ReprValue};
 use magnus::{Error, RArray, RHash, RString, Ruby, Symbol, TryConvert, Value};
 
 use crate::connection::{duration, NativeConnection};
@@ -29,6 +30,10 @@ static PONG: LazyId = LazyId::new("_rs_pong");
 static ERROR: LazyId = LazyId::new("_rs_error");
 static CLOSE: LazyId = LazyId::new("_rs_close");
 static DRAIN: LazyId = LazyId::new("_rs_drain");
+static APPLICATION_ERROR: LazyId = LazyId::new("_rs_application_error");
+static TRIGGER_MESSAGE: LazyId = LazyId::new("trigger_on_message");
+static TRIGGER_BINARY: LazyId = LazyId::new("trigger_on_binary");
+static DEBUG: LazyId = LazyId::new("@debug");
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Reactor", free_immediately, size)]
 pub struct Reactor {
@@ -138,9 +143,20 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         Event::Text { data, .. } => {
             // The core has validated the text as UTF-8.
             let text = ruby.enc_str_new(&data, ruby.utf8_encoding());
-            conn.funcall(*MESSAGE, (text,))?
+            if debugging(ruby, conn) {
+                conn.funcall(*MESSAGE, (text,))?
+            } else {
+                return run_application(ruby, conn, *TRIGGER_MESSAGE, text);
+            }
         }
-        Event::Binary { data, .. } => conn.funcall(*BINARY, (ruby.str_from_slice(&data),))?,
+        Event::Binary { data, .. } => {
+            let data = ruby.str_from_slice(&data);
+            if debugging(ruby, conn) {
+                conn.funcall(*BINARY, (data,))?
+            } else {
+                return run_application(ruby, conn, *TRIGGER_BINARY, data);
+            }
+        }
         Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
         Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
         Event::Drained { .. } => conn.funcall(*DRAIN, ())?,
@@ -154,6 +170,29 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         }
     };
     Ok(())
+}
+
+/// Whether the connection was created with `:debug` (and so logs each message).
+fn debugging(ruby: &Ruby, conn: Value) -> bool {
+    // SAFETY: on the Ruby thread; reading an instance variable cannot raise.
+    let value = unsafe { rb_sys::rb_ivar_get(conn.as_raw(), (*DEBUG).into_id_with(ruby).as_raw()) };
+    rb_sys::TEST(value)
+}
+
+/// A message straight to the connection's `trigger_on_*` (one Ruby call per
+/// message instead of three), with em-websocket's rule for what the
+/// application raises: a StandardError closes the connection with 3000 and
+/// goes to `onerror` (`_rs_application_error`); anything else goes up.
+fn run_application(ruby: &Ruby, conn: Value, trigger: OpaqueId, message: RString) -> Result<(), Error> {
+    match conn.funcall::<_, _, Value>(trigger, (message,)) {
+        Ok(_) => Ok(()),
+        Err(error) if error.is_kind_of(ruby.exception_standard_error()) => {
+            let exception = error.value().expect("an exception, not a jump");
+            conn.funcall::<_, _, Value>(*APPLICATION_ERROR, (exception,))
+                .map(drop)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 type OpenArgs = (

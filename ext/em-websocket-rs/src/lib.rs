@@ -64,6 +64,10 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         method!(connection::NativeConnection::send_frame, 2),
     )?;
     conn.define_method(
+        "send_text",
+        method!(connection::NativeConnection::send_text, 1),
+    )?;
+    conn.define_method(
         "send_raw",
         method!(connection::NativeConnection::send_raw, 1),
     )?;
