@@ -50,6 +50,23 @@ impl Bridge {
         }
     }
 
+    /// Queues every event of `events` (leaving it empty), in order, under
+    /// one lock.
+    pub fn push_all(&self, events: &mut Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let was_empty = {
+            let mut queue = self.lock();
+            let was_empty = queue.is_empty();
+            queue.append(events);
+            was_empty
+        };
+        if was_empty {
+            self.wake();
+        }
+    }
+
     /// Makes the wake descriptor readable.
     pub fn wake(&self) {
         let one: u64 = 1;
@@ -120,5 +137,24 @@ mod tests {
         batch.clear();
         bridge.push(closed(3));
         assert!(readable(bridge.wake_fd()));
+    }
+
+    #[test]
+    fn push_all_wakes_once_and_keeps_order() {
+        let bridge = Bridge::new().unwrap();
+        let mut events = vec![closed(1), closed(2)];
+        bridge.push_all(&mut events);
+        assert!(events.is_empty());
+        assert!(readable(bridge.wake_fd()));
+        let mut none = Vec::new();
+        bridge.push_all(&mut none);
+        bridge.push_all(&mut vec![closed(3)]);
+        let mut batch = Vec::new();
+        bridge.take_batch(&mut batch);
+        assert!(!readable(bridge.wake_fd()));
+        let ids: Vec<u64> = batch.iter().map(Event::connection_id).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        bridge.push_all(&mut Vec::new());
+        assert!(!readable(bridge.wake_fd()), "nothing queued, no wake");
     }
 }

@@ -336,38 +336,65 @@ enum Ending {
     Now,
 }
 
-struct Task<R, W> {
-    shared: Arc<ServerShared>,
-    handle: Arc<ConnectionHandle>,
+struct Task<S> {
+    /// Holds the server's state and the handle, for the task and its end.
     finish: Finish,
-    reader: R,
-    writer: W,
+    stream: S,
     inbuf: BytesMut,
     outbox: Outbox,
     protocol: Option<Protocol>,
-    events: Vec<emws_core::Event>,
     ending: Ending,
     started: bool,
-    /// Protocol replies (pongs, close frames) held, by barrier, until the
-    /// Ruby side has delivered the events that came before them.
-    held: VecDeque<(u64, Vec<u8>)>,
+    /// Events went to the Ruby side after the last barrier.
+    events_since_barrier: bool,
     /// The last barrier sent to the Ruby side, and the last it released.
     barrier_sent: u64,
     barrier_released: u64,
-    /// Events went to the Ruby side after the last barrier.
-    events_since_barrier: bool,
     handshake_deadline: Option<Instant>,
+    /// The one timer, armed for the nearest deadline (boxed: most of the
+    /// time a connection has none, and then holds no timer at all).
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Boxed on first use: most connections never hold a reply back, never
+    /// time out for inactivity and never ping, and an idle connection's task
+    /// should stay small.
+    occasional: Option<Box<Occasional>>,
+}
+
+/// The part of a task's state that only some connections use.
+struct Occasional {
+    /// Protocol replies (pongs, close frames) held, by barrier, until the
+    /// Ruby side has delivered the events that came before them.
+    held: VecDeque<(u64, Vec<u8>)>,
     close_deadline: Option<(Instant, Duration)>,
     inactivity: Option<Duration>,
     last_activity: Instant,
     /// When the peer last sent anything, and when our unanswered ping expires.
     last_read: Instant,
     ping_deadline: Option<Instant>,
-    /// The one timer, armed for the nearest deadline (boxed: most of the
-    /// time a connection has none, and then holds no timer at all).
-    timer: Option<Pin<Box<Sleep>>>,
     /// Set once the loop is over: the write side is being shut down.
     shutdown_deadline: Option<Instant>,
+}
+
+impl Occasional {
+    fn new() -> Box<Occasional> {
+        let now = Instant::now();
+        Box::new(Occasional {
+            held: VecDeque::new(),
+            close_deadline: None,
+            inactivity: None,
+            last_activity: now,
+            last_read: now,
+            ping_deadline: None,
+            shutdown_deadline: None,
+        })
+    }
+}
+
+thread_local! {
+    /// One read's decoded events, and the bridge events made of them: scratch
+    /// space shared by the tasks of a worker thread instead of held by each.
+    static SCRATCH: std::cell::RefCell<(Vec<emws_core::Event>, Vec<Event>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// A plain TCP connection's task. Its halves need no lock between them,
@@ -379,8 +406,7 @@ pub(crate) fn run_tcp(
     shared: Arc<ServerShared>,
     handle: Arc<ConnectionHandle>,
 ) -> impl Future<Output = ()> + Send {
-    let (reader, writer) = stream.into_split();
-    new_task(reader, writer, shared, handle)
+    new_task(stream, shared, handle)
 }
 
 /// A connection's task over any stream (TLS).
@@ -390,60 +416,43 @@ pub(crate) fn run<S>(
     handle: Arc<ConnectionHandle>,
 ) -> impl Future<Output = ()> + Send
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (reader, writer) = tokio::io::split(stream);
-    new_task(reader, writer, shared, handle)
+    new_task(stream, shared, handle)
 }
 
-fn new_task<R, W>(
-    reader: R,
-    writer: W,
-    shared: Arc<ServerShared>,
-    handle: Arc<ConnectionHandle>,
-) -> Task<R, W>
+fn new_task<S>(stream: S, shared: Arc<ServerShared>, handle: Arc<ConnectionHandle>) -> Task<S>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
-    let now = Instant::now();
-    let handshake_deadline = shared.config.handshake_timeout.map(|t| now + t);
+    let handshake_deadline = shared.config.handshake_timeout.map(|t| Instant::now() + t);
+    // Keep-alive pings count from the connection's start.
+    let occasional = shared.config.ping_interval.map(|_| Occasional::new());
     Task {
         finish: Finish {
-            shared: shared.clone(),
-            handle: handle.clone(),
+            shared,
+            handle,
             info: CloseInfo::abnormal(),
             opened: false,
         },
-        shared,
-        handle,
-        reader,
-        writer,
+        stream,
         inbuf: BytesMut::new(),
         outbox: Outbox::default(),
         protocol: None,
-        events: Vec::new(),
         ending: Ending::Running,
         started: false,
-        held: VecDeque::new(),
+        events_since_barrier: false,
         barrier_sent: 0,
         barrier_released: 0,
-        events_since_barrier: false,
         handshake_deadline,
-        close_deadline: None,
-        inactivity: None,
-        last_activity: now,
-        last_read: now,
-        ping_deadline: None,
         timer: None,
-        shutdown_deadline: None,
+        occasional,
     }
 }
 
-impl<R, W> Future for Task<R, W>
+impl<S> Future for Task<S>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     type Output = ();
 
@@ -452,31 +461,33 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         for _ in 0..TURNS_PER_POLL {
-            if this.handle.shut_down.load(Ordering::Acquire) {
+            if this.finish.handle.shut_down.load(Ordering::Acquire) {
                 return Poll::Ready(());
             }
-            if this.shutdown_deadline.is_some() {
+            if this.shutdown_deadline().is_some() {
                 return this.poll_shutdown(cx);
             }
-            let commands = this.handle.take_commands(cx.waker());
+            let commands = this.finish.handle.take_commands(cx.waker());
             let mut progress = !commands.is_empty();
             this.run_commands(commands);
             if this.ending == Ending::Now
                 || (this.ending == Ending::AfterWriting
                     && !this.outbox.has_work()
-                    && this.held.is_empty())
+                    && !this.holds_replies())
             {
-                this.shutdown_deadline = Some(Instant::now() + SHUTDOWN_WAIT);
+                this.occasional().shutdown_deadline = Some(Instant::now() + SHUTDOWN_WAIT);
                 continue;
             }
             if this.outbox.has_work() {
-                match this.outbox.poll_write_to(Pin::new(&mut this.writer), cx) {
+                match this.outbox.poll_write_to(Pin::new(&mut this.stream), cx) {
                     Poll::Ready(Ok(written)) => {
                         progress = true;
                         if written > 0 {
-                            this.last_activity = Instant::now();
+                            if let Some(occasional) = this.occasional.as_mut() {
+                                occasional.last_activity = Instant::now();
+                            }
                         }
-                        this.handle.written(written);
+                        this.finish.handle.written(written);
                         this.report_drain();
                     }
                     Poll::Ready(Err(_)) => return Poll::Ready(()),
@@ -487,13 +498,15 @@ where
                 && this.ending == Ending::Running
                 && this.outbox.len() < MAX_UNREAD_REPLIES;
             if reading {
-                match poll_read_some(Pin::new(&mut this.reader), cx, &mut this.inbuf) {
+                match poll_read_some(Pin::new(&mut this.stream), cx, &mut this.inbuf) {
                     Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
                     Poll::Ready(Ok(_)) => {
                         progress = true;
-                        this.last_activity = Instant::now();
-                        this.last_read = this.last_activity;
-                        this.ping_deadline = None;
+                        if let Some(occasional) = this.occasional.as_mut() {
+                            occasional.last_activity = Instant::now();
+                            occasional.last_read = occasional.last_activity;
+                            occasional.ping_deadline = None;
+                        }
                         this.process_input();
                         if this.inbuf.is_empty() {
                             // Give the buffer back: an idle connection holds none.
@@ -517,10 +530,9 @@ where
     }
 }
 
-impl<R, W> Task<R, W>
+impl<S> Task<S>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     /// Arms the timer for `deadline` (or drops it) and polls it.
     fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
@@ -542,18 +554,21 @@ where
     /// A graceful end: the peer sees our FIN after the last byte (waiting
     /// at most `SHUTDOWN_WAIT` for the socket to take it).
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if Pin::new(&mut self.writer).poll_shutdown(cx).is_ready() {
+        if Pin::new(&mut self.stream).poll_shutdown(cx).is_ready() {
             return Poll::Ready(());
         }
-        let deadline = self.shutdown_deadline;
+        let deadline = self.shutdown_deadline();
         self.poll_timer(cx, deadline)
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let inactivity = self.inactivity.map(|t| self.last_activity + t);
+        let Some(occasional) = self.occasional.as_ref() else {
+            return self.handshake_deadline;
+        };
+        let inactivity = occasional.inactivity.map(|t| occasional.last_activity + t);
         [
             self.handshake_deadline,
-            self.close_deadline.map(|(at, _)| at),
+            occasional.close_deadline.map(|(at, _)| at),
             inactivity,
             self.next_ping(),
         ]
@@ -562,9 +577,32 @@ where
         .min()
     }
 
+    /// The occasional state, boxed now if this is its first use.
+    fn occasional(&mut self) -> &mut Occasional {
+        self.occasional.get_or_insert_with(Occasional::new)
+    }
+
+    fn shutdown_deadline(&self) -> Option<Instant> {
+        self.occasional.as_ref()?.shutdown_deadline
+    }
+
+    fn holds_replies(&self) -> bool {
+        self.occasional
+            .as_ref()
+            .is_some_and(|occasional| !occasional.held.is_empty())
+    }
+
     fn on_deadline(&mut self) {
         let now = Instant::now();
-        if let Some((at, timeout)) = self.close_deadline {
+        if self.handshake_deadline.is_some_and(|at| now >= at) {
+            self.report_error(ErrorKind::Handshake, "Handshake timed out".to_string());
+            self.ending = Ending::Now;
+            return;
+        }
+        let Some(occasional) = self.occasional.as_ref() else {
+            return;
+        };
+        if let Some((at, timeout)) = occasional.close_deadline {
             if now >= at {
                 self.report_error(
                     ErrorKind::Protocol,
@@ -577,20 +615,15 @@ where
                 return;
             }
         }
-        if self.handshake_deadline.is_some_and(|at| now >= at) {
-            self.report_error(ErrorKind::Handshake, "Handshake timed out".to_string());
-            self.ending = Ending::Now;
-            return;
-        }
-        if self
+        if occasional
             .inactivity
-            .is_some_and(|t| now >= self.last_activity + t)
+            .is_some_and(|t| now >= occasional.last_activity + t)
         {
             self.ending = Ending::Now;
             return;
         }
-        if self.ping_deadline.is_some_and(|at| now >= at) {
-            let timeout = self.shared.config.ping_timeout();
+        if occasional.ping_deadline.is_some_and(|at| now >= at) {
+            let timeout = self.finish.shared.config.ping_timeout();
             self.report_error(
                 ErrorKind::Protocol,
                 format!(
@@ -609,12 +642,17 @@ where
     /// When the next keep-alive ping is due (or the pending one expires):
     /// only with `:ping_interval`, on an open connection of a draft with pings.
     fn next_ping(&self) -> Option<Instant> {
-        let interval = self.shared.config.ping_interval?;
+        let interval = self.finish.shared.config.ping_interval?;
         let protocol = self.protocol.as_ref()?;
         if protocol.state() != State::Open || !protocol.draft().pingable() {
             return None;
         }
-        Some(self.ping_deadline.unwrap_or(self.last_read + interval))
+        let occasional = self.occasional.as_ref()?;
+        Some(
+            occasional
+                .ping_deadline
+                .unwrap_or(occasional.last_read + interval),
+        )
     }
 
     fn send_keepalive_ping(&mut self, now: Instant) {
@@ -625,18 +663,23 @@ where
         let header = protocol.frame_header(OutKind::Ping, 0);
         self.outbox.push_slice(header.as_ref());
         self.add_overhead(before, 0);
-        self.ping_deadline = self.shared.config.ping_timeout().map(|t| now + t);
+        let deadline = self.finish.shared.config.ping_timeout().map(|t| now + t);
+        self.occasional().ping_deadline = deadline;
     }
 
     /// `ondrain`: everything queued has been written since a send found the
     /// buffer above `:drain_threshold`.
     fn report_drain(&self) {
-        if self.handle.outbound_bytes() == 0
-            && self.handle.drain_armed.swap(false, Ordering::Relaxed)
+        if self.finish.handle.outbound_bytes() == 0
+            && self
+                .finish
+                .handle
+                .drain_armed
+                .swap(false, Ordering::Relaxed)
         {
-            self.shared
-                .bridge
-                .push(Event::Drained { id: self.handle.id });
+            self.finish.shared.bridge.push(Event::Drained {
+                id: self.finish.handle.id,
+            });
         }
     }
 
@@ -664,8 +707,9 @@ where
                     }
                 }
                 Command::InactivityTimeout(timeout) => {
-                    self.inactivity = timeout;
-                    self.last_activity = Instant::now();
+                    let occasional = self.occasional();
+                    occasional.inactivity = timeout;
+                    occasional.last_activity = Instant::now();
                 }
             }
         }
@@ -674,15 +718,19 @@ where
     fn encode(&mut self, kind: OutKind, payload: Bytes) {
         let Some(protocol) = self.protocol.as_mut() else {
             // Not reachable through the Ruby API (it refuses before onopen).
-            self.handle.written(payload.len());
+            self.finish.handle.written(payload.len());
             return;
         };
         // While the answer to the peer's close (or our failure's close frame)
         // is held for the events before it, replies to those events still go
         // out first, as they would have in em-websocket.
         let sendable = self.ending == Ending::Running && protocol.check_send(kind).is_ok();
-        if !sendable && self.held.is_empty() {
-            self.handle.written(payload.len());
+        let holds_replies = self
+            .occasional
+            .as_ref()
+            .is_some_and(|occasional| !occasional.held.is_empty());
+        if !sendable && !holds_replies {
+            self.finish.handle.written(payload.len());
             return;
         }
         let counted = payload.len();
@@ -698,7 +746,7 @@ where
         // counted: only what is queued will be reported written.
         let queued = self.outbox.len() - before;
         if counted > queued {
-            self.handle.written(counted - queued);
+            self.finish.handle.written(counted - queued);
         }
     }
 
@@ -707,7 +755,10 @@ where
     fn add_overhead(&self, before: usize, counted: usize) {
         let extra = (self.outbox.len() - before).saturating_sub(counted);
         if extra > 0 {
-            self.handle.outbound.fetch_add(extra, Ordering::Relaxed);
+            self.finish
+                .handle
+                .outbound
+                .fetch_add(extra, Ordering::Relaxed);
         }
     }
 
@@ -727,7 +778,9 @@ where
         self.outbox.commit(tail_before);
         self.add_overhead(before, 0);
         match state {
-            State::Closing => self.close_deadline = Some((Instant::now() + timeout, timeout)),
+            State::Closing => {
+                self.occasional().close_deadline = Some((Instant::now() + timeout, timeout))
+            }
             State::Closed => self.ending = Ending::AfterWriting,
             State::Open => {}
         }
@@ -743,7 +796,7 @@ where
     }
 
     fn process_handshake(&mut self) {
-        let shared = self.shared.clone();
+        let shared = self.finish.shared.clone();
         let config = &shared.config;
         let request = match handshake::read_preface(&self.inbuf, config.max_handshake_size) {
             Ok(Preface::Incomplete) => return,
@@ -764,15 +817,15 @@ where
         self.protocol = Some(Protocol::new(
             accepted.draft,
             Config {
-                max_frame_size: self.handle.max_frame_size(),
+                max_frame_size: self.finish.handle.max_frame_size(),
                 max_message_size: config.max_message_size,
                 require_masking: config.require_masking,
                 deflate: accepted.deflate,
             },
         ));
         self.finish.opened = true;
-        self.shared.bridge.push(Event::Opened {
-            id: self.handle.id,
+        self.finish.shared.bridge.push(Event::Opened {
+            id: self.finish.handle.id,
             opened: Box::new(Opened {
                 request: *request,
                 draft: accepted.draft,
@@ -795,6 +848,17 @@ where
     }
 
     fn process_frames(&mut self) {
+        let (mut decoded, mut batch) =
+            SCRATCH.with(|scratch| std::mem::take(&mut *scratch.borrow_mut()));
+        self.process_frames_with(&mut decoded, &mut batch);
+        decoded.clear();
+        batch.clear();
+        SCRATCH.with(|scratch| *scratch.borrow_mut() = (decoded, batch));
+    }
+
+    /// Decodes what has been read into `decoded`, and reports it to the Ruby
+    /// side as one `batch` (one lock of the bridge per read, not per event).
+    fn process_frames_with(&mut self, decoded: &mut Vec<emws_core::Event>, batch: &mut Vec<Event>) {
         let Some(protocol) = self.protocol.as_mut() else {
             return;
         };
@@ -804,9 +868,9 @@ where
         }
         let was_closing = protocol.state() == State::Closing;
         let draft = protocol.draft();
-        protocol.set_max_frame_size(self.handle.max_frame_size());
+        protocol.set_max_frame_size(self.finish.handle.max_frame_size());
         let mut replies = Vec::new();
-        let result = protocol.receive(&mut self.inbuf, &mut replies, &mut self.events);
+        let result = protocol.receive(&mut self.inbuf, &mut replies, decoded);
         if let Err(error) = &result {
             protocol.fail(error, &mut replies);
         }
@@ -816,10 +880,9 @@ where
         // close frame last. Each pong is queued at its ping's place among the
         // events, as em-websocket sends it: after the application's replies
         // to the messages before the ping, before those to the messages after.
-        let id = self.handle.id;
+        let id = self.finish.handle.id;
         let mut replies = replies.as_slice();
-        let mut events = std::mem::take(&mut self.events);
-        for event in events.drain(..) {
+        for event in decoded.drain(..) {
             let event = match event {
                 emws_core::Event::Text(data) => Event::Text { id, data },
                 emws_core::Event::Binary(data) => Event::Binary { id, data },
@@ -827,7 +890,7 @@ where
                     let pong = self.pong_len(data.len()).min(replies.len());
                     let (this_pong, rest) = replies.split_at(pong);
                     replies = rest;
-                    self.queue_replies(this_pong);
+                    self.queue_replies(this_pong, batch);
                     Event::Ping { id, data }
                 }
                 emws_core::Event::Pong(data) => Event::Pong { id, data },
@@ -838,18 +901,20 @@ where
                     continue;
                 }
             };
-            self.shared.bridge.push(event);
+            batch.push(event);
             self.events_since_barrier = true;
         }
-        self.events = events;
         // The close frame (an echo, or ours failing the connection) goes
         // before `onerror`, as em-websocket sends it.
-        self.queue_replies(replies);
+        self.queue_replies(replies, batch);
         if let Err(error) = result {
-            self.report_error(error.kind.into(), error.message);
+            batch.push(self.error_event(error.kind.into(), error.message));
         }
+        self.finish.shared.bridge.push_all(batch);
         if state == State::Closed {
-            self.close_deadline = None;
+            if let Some(occasional) = self.occasional.as_mut() {
+                occasional.close_deadline = None;
+            }
             self.inbuf = BytesMut::new();
             // After our own close was acknowledged nothing more is owed to the peer.
             self.ending = if was_closing {
@@ -864,20 +929,27 @@ where
     /// events already reported, as em-websocket (which runs the application's
     /// blocks while it reads) orders them: a reply to a message goes out
     /// before the echo of a close that followed it. The Ruby side releases a
-    /// barrier once it has delivered the events before it.
-    fn queue_replies(&mut self, replies: &[u8]) {
+    /// barrier (added to `batch`) once it has delivered the events before it.
+    fn queue_replies(&mut self, replies: &[u8], batch: &mut Vec<Event>) {
         if replies.is_empty() {
             return;
         }
         if self.events_since_barrier {
             self.events_since_barrier = false;
             self.barrier_sent += 1;
-            self.held.push_back((self.barrier_sent, replies.to_vec()));
-            self.shared.bridge.push(Event::Barrier {
-                handle: self.handle.clone(),
-                barrier: self.barrier_sent,
+            let barrier = self.barrier_sent;
+            self.occasional()
+                .held
+                .push_back((barrier, replies.to_vec()));
+            batch.push(Event::Barrier {
+                handle: self.finish.handle.clone(),
+                barrier,
             });
-        } else if let Some((_, last)) = self.held.back_mut() {
+        } else if let Some((_, last)) = self
+            .occasional
+            .as_mut()
+            .and_then(|occasional| occasional.held.back_mut())
+        {
             last.extend_from_slice(replies);
         } else {
             self.write_replies(replies);
@@ -895,9 +967,11 @@ where
 
     fn release(&mut self, barrier: u64) {
         self.barrier_released = self.barrier_released.max(barrier);
+        let released = self.barrier_released;
         while let Some((_, replies)) = self
-            .held
-            .pop_front_if(|(held, _)| *held <= self.barrier_released)
+            .occasional
+            .as_mut()
+            .and_then(|occasional| occasional.held.pop_front_if(|(held, _)| *held <= released))
         {
             self.write_replies(&replies);
         }
@@ -910,11 +984,18 @@ where
     }
 
     fn report_error(&self, kind: ErrorKind, message: String) {
-        self.shared.bridge.push(Event::Error {
-            id: self.handle.id,
+        self.finish
+            .shared
+            .bridge
+            .push(self.error_event(kind, message));
+    }
+
+    fn error_event(&self, kind: ErrorKind, message: String) -> Event {
+        Event::Error {
+            id: self.finish.handle.id,
             kind,
             message,
-        });
+        }
     }
 }
 
