@@ -291,7 +291,9 @@ impl ConnectionHandle {
 struct Finish {
     shared: Arc<ServerShared>,
     handle: Arc<ConnectionHandle>,
-    info: CloseInfo,
+    /// How the peer closed, once it has (boxed: most of a connection's life
+    /// it is not known, and then holds nothing).
+    info: Option<Box<CloseInfo>>,
     opened: bool,
 }
 
@@ -311,15 +313,18 @@ impl Drop for Finish {
                 kind: ErrorKind::Protocol,
                 message: format!("Internal error: {message}"),
             });
-            self.info = CloseInfo {
+            self.info = Some(Box::new(CloseInfo {
                 code: 1011,
                 reason: None,
                 was_clean: false,
-            };
+            }));
         }
         self.shared.bridge.push(Event::Closed {
             id: self.handle.id,
-            info: std::mem::replace(&mut self.info, CloseInfo::abnormal()),
+            info: self
+                .info
+                .take()
+                .map_or_else(CloseInfo::abnormal, |info| *info),
             opened: self.opened,
         });
     }
@@ -336,7 +341,7 @@ enum Ending {
     Now,
 }
 
-struct Task<S> {
+pub(crate) struct Task<S> {
     /// Holds the server's state and the handle, for the task and its end.
     finish: Finish,
     stream: S,
@@ -347,9 +352,6 @@ struct Task<S> {
     started: bool,
     /// Events went to the Ruby side after the last barrier.
     events_since_barrier: bool,
-    /// The last barrier sent to the Ruby side, and the last it released.
-    barrier_sent: u64,
-    barrier_released: u64,
     handshake_deadline: Option<Instant>,
     /// The one timer, armed for the nearest deadline (boxed: most of the
     /// time a connection has none, and then holds no timer at all).
@@ -365,6 +367,9 @@ struct Occasional {
     /// Protocol replies (pongs, close frames) held, by barrier, until the
     /// Ruby side has delivered the events that came before them.
     held: VecDeque<(u64, Vec<u8>)>,
+    /// The last barrier sent to the Ruby side, and the last it released.
+    barrier_sent: u64,
+    barrier_released: u64,
     close_deadline: Option<(Instant, Duration)>,
     inactivity: Option<Duration>,
     last_activity: Instant,
@@ -380,6 +385,8 @@ impl Occasional {
         let now = Instant::now();
         Box::new(Occasional {
             held: VecDeque::new(),
+            barrier_sent: 0,
+            barrier_released: 0,
             close_deadline: None,
             inactivity: None,
             last_activity: now,
@@ -432,7 +439,7 @@ where
         finish: Finish {
             shared,
             handle,
-            info: CloseInfo::abnormal(),
+            info: None,
             opened: false,
         },
         stream,
@@ -442,8 +449,6 @@ where
         ending: Ending::Running,
         started: false,
         events_since_barrier: false,
-        barrier_sent: 0,
-        barrier_released: 0,
         handshake_deadline,
         timer: None,
         occasional,
@@ -896,7 +901,7 @@ where
                 emws_core::Event::Pong(data) => Event::Pong { id, data },
                 emws_core::Event::Close { code, reason } => {
                     if let Some(info) = clean_close_info(draft, code, reason) {
-                        self.finish.info = info;
+                        self.finish.info = Some(Box::new(info));
                     }
                     continue;
                 }
@@ -936,11 +941,10 @@ where
         }
         if self.events_since_barrier {
             self.events_since_barrier = false;
-            self.barrier_sent += 1;
-            let barrier = self.barrier_sent;
-            self.occasional()
-                .held
-                .push_back((barrier, replies.to_vec()));
+            let occasional = self.occasional();
+            occasional.barrier_sent += 1;
+            let barrier = occasional.barrier_sent;
+            occasional.held.push_back((barrier, replies.to_vec()));
             batch.push(Event::Barrier {
                 handle: self.finish.handle.clone(),
                 barrier,
@@ -966,8 +970,12 @@ where
     }
 
     fn release(&mut self, barrier: u64) {
-        self.barrier_released = self.barrier_released.max(barrier);
-        let released = self.barrier_released;
+        // A barrier is only ever sent with replies held in `occasional`.
+        let Some(occasional) = self.occasional.as_mut() else {
+            return;
+        };
+        occasional.barrier_released = occasional.barrier_released.max(barrier);
+        let released = occasional.barrier_released;
         while let Some((_, replies)) = self
             .occasional
             .as_mut()
