@@ -73,7 +73,7 @@ pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
     });
 
     sleep_until(measure_from).await;
-    let cpu_start = CpuSample::take(args.server_pid)?;
+    let cpu_start = CpuSample::take(args.server())?;
     let delivered_before = shared.delivered.load(Ordering::Relaxed);
     let mut open = Vec::with_capacity(receivers);
     while let Some(joined) = tasks.join_next().await {
@@ -88,7 +88,7 @@ pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
             }
         }
     }
-    let cpu_end = CpuSample::take(args.server_pid)?;
+    let cpu_end = CpuSample::take(args.server())?;
     let _ = done_tx.send(true);
     let sent = sending.await??;
     close_all(open, args.connect_concurrency).await?;

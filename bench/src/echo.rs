@@ -65,11 +65,11 @@ pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Ma
     }
 
     sleep_until(measure_from).await;
-    let cpu_start = CpuSample::take(args.server_pid)?;
+    let cpu_start = CpuSample::take(args.server())?;
     let mut cpu_end = None;
     if args.messages.is_none() {
         sleep_until(stop_at).await;
-        cpu_end = Some(CpuSample::take(args.server_pid)?);
+        cpu_end = Some(CpuSample::take(args.server())?);
     }
     let mut total = ConnStats::default();
     while let Some(joined) = tasks.join_next().await {
@@ -79,7 +79,7 @@ pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Ma
     }
     let cpu_end = match cpu_end {
         Some(sample) => sample,
-        None => CpuSample::take(args.server_pid)?,
+        None => CpuSample::take(args.server())?,
     };
 
     let seconds = cpu_end.at().duration_since(cpu_start.at()).as_secs_f64();

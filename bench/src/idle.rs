@@ -15,14 +15,18 @@ pub async fn run(args: &Args, connections: usize, fd_limit: u64) -> Result<Map<S
         .server_pid
         .context("idle mode needs --server-pid to read the server's memory")?;
     ensure!(
+        !args.server_tree,
+        "idle mode measures one process's memory: --server-tree is not for idle"
+    );
+    ensure!(
         connections as u64 + SPARE_FDS <= fd_limit,
         "{connections} connections do not fit the fd limit of {fd_limit}"
     );
 
     let rss_before = rss_kb(pid)?;
-    let cpu_start = CpuSample::take(Some(pid))?;
+    let cpu_start = CpuSample::take(args.server())?;
     let conns = connect_all(&args.url, connections, args.connect_concurrency).await?;
-    let cpu_end = CpuSample::take(Some(pid))?;
+    let cpu_end = CpuSample::take(args.server())?;
     tokio::time::sleep(args.hold()?).await;
     let rss_after = rss_kb(pid)?;
     close_all(conns, args.connect_concurrency).await?;

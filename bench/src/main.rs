@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::stats::Server;
 use crate::ws::{Conn, Target};
 
 /// How long one connection may take to connect and finish the handshake.
@@ -80,6 +81,11 @@ pub struct Args {
     #[arg(long)]
     server_pid: Option<u32>,
 
+    /// With --server-pid: count the CPU time of that process and of all its
+    /// descendants (forked workers), and report each one's share too.
+    #[arg(long, requires = "server_pid")]
+    server_tree: bool,
+
     /// Handshakes in progress at once while connecting.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
@@ -116,6 +122,14 @@ impl Args {
 
     pub fn hold(&self) -> Result<Duration> {
         Self::seconds(self.hold)
+    }
+
+    /// The server processes to measure, if any.
+    pub fn server(&self) -> Option<Server> {
+        self.server_pid.map(|pid| Server {
+            pid,
+            tree: self.server_tree,
+        })
     }
 }
 

@@ -1,9 +1,10 @@
 //! Measurements: latency percentiles, CPU time of the server (from /proc) and
 //! of this process (getrusage), server memory, and the fd limit.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::{json, Map, Value};
 
 /// Latency percentiles in microseconds, from every sample.
@@ -24,19 +25,35 @@ pub fn latency_summary(mut samples: Vec<u32>) -> Value {
     })
 }
 
+/// The server processes whose CPU time is measured: the process `pid`, and
+/// with `tree` all its descendants too (forked workers).
+#[derive(Clone, Copy, Debug)]
+pub struct Server {
+    pub pid: u32,
+    pub tree: bool,
+}
+
 /// CPU time used so far by the server (all threads) and by this process.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct CpuSample {
     at: Instant,
-    server_us: Option<u64>,
+    /// (pid, CPU microseconds) of each server process, the one named first.
+    server: Option<Vec<(u32, u64)>>,
+    tree: bool,
     client_us: u64,
 }
 
 impl CpuSample {
-    pub fn take(server_pid: Option<u32>) -> Result<Self> {
+    pub fn take(server: Option<Server>) -> Result<Self> {
+        let processes = match server {
+            None => None,
+            Some(Server { pid, tree: false }) => Some(vec![(pid, read_stat(pid)?.cpu_us)]),
+            Some(Server { pid, tree: true }) => Some(process_tree(pid)?),
+        };
         Ok(CpuSample {
             at: Instant::now(),
-            server_us: server_pid.map(process_cpu_us).transpose()?,
+            server: processes,
+            tree: server.is_some_and(|s| s.tree),
             client_us: own_cpu_us(),
         })
     }
@@ -46,18 +63,35 @@ impl CpuSample {
     }
 
     /// CPU figures over `self..end`, `ops` being the operations done meanwhile.
-    /// Shares are fractions of one core.
+    /// Shares are fractions of one core. A server process that started in
+    /// between counts all its CPU time; one that ended in between counts none.
     pub fn report(&self, end: &CpuSample, ops: u64, unit: &str) -> Map<String, Value> {
         let wall_us = end.at.duration_since(self.at).as_micros().max(1) as f64;
         let mut out = Map::new();
-        if let (Some(a), Some(b)) = (self.server_us, end.server_us) {
-            let used = b.saturating_sub(a) as f64;
+        if let (Some(a), Some(b)) = (&self.server, &end.server) {
+            let before: HashMap<u32, u64> = a.iter().copied().collect();
+            let per_process: Vec<(u32, f64)> = b
+                .iter()
+                .map(|&(pid, us)| {
+                    let start = before.get(&pid).copied().unwrap_or(0);
+                    (pid, us.saturating_sub(start) as f64)
+                })
+                .collect();
+            let used: f64 = per_process.iter().map(|&(_, used)| used).sum();
             out.insert("server_cpu_share".into(), round(used / wall_us, 3));
             if ops > 0 {
                 out.insert(
                     format!("server_cpu_us_per_{unit}"),
                     round(used / ops as f64, 3),
                 );
+            }
+            if self.tree {
+                out.insert("server_processes".into(), json!(b.len()));
+                let shares = per_process
+                    .iter()
+                    .map(|&(pid, used)| (pid.to_string(), round(used / wall_us, 3)))
+                    .collect();
+                out.insert("server_cpu_share_by_pid".into(), Value::Object(shares));
             }
         }
         let client = end.client_us.saturating_sub(self.client_us) as f64;
@@ -71,22 +105,76 @@ pub fn round(x: f64, digits: i32) -> Value {
     json!((x * scale).round() / scale)
 }
 
-/// utime + stime of a process, in microseconds, from /proc/<pid>/stat.
-fn process_cpu_us(pid: u32) -> Result<u64> {
+/// What this tool reads of /proc/<pid>/stat.
+struct Stat {
+    ppid: u32,
+    /// utime + stime, in microseconds.
+    cpu_us: u64,
+}
+
+fn read_stat(pid: u32) -> Result<Stat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("server process {pid} is gone"))?;
+    parse_stat(&stat).with_context(|| format!("malformed /proc/{pid}/stat"))
+}
+
+fn parse_stat(stat: &str) -> Result<Stat> {
     // The command name may contain spaces; the fields after it do not.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
-        .context("malformed /proc stat")?
+        .context("no command name")?
         .1
         .split_whitespace()
         .collect();
-    // Fields 14 and 15 of the stat line; the slice starts at field 3.
+    ensure!(fields.len() > 12, "too few fields");
+    // Fields 4, 14 and 15 of the stat line; the slice starts at field 3.
+    let ppid = fields[1].parse()?;
     let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(ticks * 1_000_000 / hz)
+    Ok(Stat {
+        ppid,
+        cpu_us: ticks * 1_000_000 / hz,
+    })
+}
+
+/// (pid, CPU microseconds) of `root` and of every process descending from it,
+/// `root` first, then breadth first. Parents are found by reading every
+/// /proc/<pid>/stat (/proc/<pid>/task/<tid>/children needs a kernel option);
+/// a process that ends while they are read is left out.
+fn process_tree(root: u32) -> Result<Vec<(u32, u64)>> {
+    let root_stat = read_stat(root)?;
+    let mut stats = HashMap::new();
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
+        let Some(pid) = entry
+            .ok()
+            .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == root {
+            continue;
+        }
+        if let Ok(stat) = read_stat(pid) {
+            children.entry(stat.ppid).or_default().push(pid);
+            stats.insert(pid, stat.cpu_us);
+        }
+    }
+    let mut tree = vec![(root, root_stat.cpu_us)];
+    let mut seen = HashSet::from([root]);
+    let mut queue = VecDeque::from([root]);
+    while let Some(parent) = queue.pop_front() {
+        let mut kids = children.remove(&parent).unwrap_or_default();
+        kids.sort_unstable();
+        for kid in kids {
+            if seen.insert(kid) {
+                tree.push((kid, stats[&kid]));
+                queue.push_back(kid);
+            }
+        }
+    }
+    Ok(tree)
 }
 
 fn own_cpu_us() -> u64 {
@@ -147,7 +235,41 @@ mod tests {
     #[test]
     fn own_process_figures_are_readable() {
         let pid = std::process::id();
-        assert!(process_cpu_us(pid).is_ok());
+        assert_eq!(
+            read_stat(pid).unwrap().ppid,
+            std::os::unix::process::parent_id()
+        );
         assert!(rss_kb(pid).unwrap() > 0);
+    }
+
+    #[test]
+    fn stat_lines_parse_around_odd_command_names() {
+        let line = "42 (a b) c) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 5 0 0";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.ppid, 7);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        assert_eq!(stat.cpu_us, 300 * 1_000_000 / hz);
+        assert!(parse_stat("42 (short) S 7").is_err());
+    }
+
+    #[test]
+    fn a_process_tree_includes_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let tree = process_tree(std::process::id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let tree = tree.unwrap();
+        assert_eq!(tree[0].0, std::process::id());
+        assert!(tree.iter().any(|&(pid, _)| pid == child.id()));
+        let single = CpuSample::take(Some(Server {
+            pid: std::process::id(),
+            tree: false,
+        }))
+        .unwrap();
+        assert_eq!(single.server.unwrap().len(), 1);
     }
 }
