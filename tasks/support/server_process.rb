@@ -7,7 +7,8 @@ require 'socket'
 # A Ruby server script (one of examples/*.rb, which take the port as their
 # argument) in a process of its own, for rake bench, rake autobahn and
 # rake soak: started on a free port with its output in a log, waited for until
-# its port accepts, asked how it exited, and stopped with TERM, then KILL.
+# its port accepts, asked how it exited, and stopped with TERM, then KILL,
+# together with any processes it forked (examples/echo_forked.rb).
 class ServerProcess
   ROOT = File.expand_path('../..', __dir__)
 
@@ -77,12 +78,22 @@ class ServerProcess
     exit_status.nil?
   end
 
-  # TERM, up to `grace` seconds for it to exit, then KILL.
+  # TERM, up to `grace` seconds for it to exit, then KILL. Processes it
+  # forked (found before the TERM: once it is gone they are no longer its
+  # children) get the rest of `grace` to exit after it, then KILL.
   def stop(grace: 10)
     return unless @pid && alive?
 
-    Process.kill('TERM', @pid)
     deadline = now + grace
+    forked = descendants(@pid)
+    stop_parent(deadline)
+    stop_forked(forked, deadline)
+  end
+
+  private
+
+  def stop_parent(deadline)
+    Process.kill('TERM', @pid)
     sleep 0.05 while alive? && now < deadline
     return unless alive?
 
@@ -92,7 +103,53 @@ class ServerProcess
     nil
   end
 
-  private
+  # `forked`: [pid, start time] pairs. They normally end with the parent (it
+  # passes the TERM on); any left get TERM, a second at least, then KILL.
+  def stop_forked(forked, deadline)
+    sleep 0.05 while running(forked).any? && now < deadline
+    %w[TERM KILL].each do |signal|
+      running(forked).each do |pid, _|
+        Process.kill(signal, pid)
+      rescue Errno::ESRCH
+        nil
+      end
+      limit = [deadline, now].max + 1
+      sleep 0.05 while running(forked).any? && now < limit
+    end
+  end
+
+  # The ones still running; a pid whose start time changed is another process
+  # by now, and a zombie has ended.
+  def running(forked)
+    forked.select do |pid, started|
+      stat = proc_stat(pid)
+      stat && stat[:state] != 'Z' && stat[:started] == started
+    end
+  end
+
+  # [pid, start time] of every living process below `root`, read from
+  # /proc/<pid>/stat (parent pid and start time).
+  def descendants(root)
+    stats = Dir.children('/proc').grep(/\A\d+\z/).filter_map { |pid| proc_stat(Integer(pid)) }
+    children = stats.group_by { |stat| stat[:ppid] }
+    found = []
+    queue = [root]
+    until queue.empty? || found.size > stats.size
+      (children[queue.shift] || []).each do |stat|
+        found << [stat[:pid], stat[:started]]
+        queue << stat[:pid]
+      end
+    end
+    found
+  end
+
+  def proc_stat(pid)
+    # The command name may contain spaces and parentheses; the fields after it do not.
+    fields = File.read("/proc/#{pid}/stat").rpartition(')').last.split
+    { pid: pid, state: fields[0], ppid: Integer(fields[1]), started: Integer(fields[19]) }
+  rescue SystemCallError, ArgumentError, TypeError
+    nil
+  end
 
   def accepting?
     TCPSocket.new('127.0.0.1', @port).close
