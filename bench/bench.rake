@@ -2,7 +2,8 @@
 
 # rake bench: the same example applications (examples/echo.rb,
 # examples/multicast.rb) served by em-websocket-rs and by the original
-# em-websocket gem, loaded by bench/target/release/emws-bench.
+# em-websocket gem, loaded by target/release/emws-bench; examples/fanout.rb
+# and examples/echo_forked.rb (APIs the original lacks) on em-websocket-rs only.
 #
 #   rake bench                  3 alternating rounds, medians (~5 minutes)
 #   BENCH_ROUNDS=5 rake bench   more rounds
@@ -10,7 +11,8 @@
 #   BENCH_IMPLS=rs rake bench   only one implementation (rs, original)
 #   BENCH_COMPILE=0 rake bench  do not run `rake compile` first
 #
-# Writes bench/results.md and bench/results.json.
+# Writes bench/results.md and bench/results.json, then bench/results.png
+# (bench/chart.py; `rake bench:chart` redraws it from results.json).
 
 require 'json'
 require 'open3'
@@ -42,7 +44,13 @@ module EmwsBench
   # One generator run on one server; `metrics` are the table rows it feeds:
   # [label, JSON key, :higher or :lower is better, scale, unit].
   # `only` names the one implementation a scenario runs on (an API the other lacks).
-  Scenario = Struct.new(:key, :title, :app, :args, :metrics, :only, keyword_init: true)
+  # `workers`: the app forks that many processes (WORKERS); the server CPU is
+  # theirs and the parent's. `baseline`: for `only` scenarios, the scenario
+  # whose figures fill the other implementation's column, for the ratio.
+  Scenario = Struct.new(:key, :title, :app, :args, :metrics, :only, :workers, :baseline, keyword_init: true)
+  CHART = File.join(__dir__, 'chart.py')
+  RESULTS_PNG = File.join(__dir__, 'results.png')
+  PYTHON = '/usr/bin/python3'
 
   module_function
 
@@ -59,21 +67,23 @@ module EmwsBench
   end
 
   def scenarios
+    echo32 = ['echo', '--connections', '100', '--in-flight', '10', '--size', '32', *timing(4)]
+    echo_rate = [['round trips/s', 'round_trips_per_s', :higher, 1, ''],
+                 ['server CPU per round trip', 'server_cpu_us_per_round_trip', :lower, 1, 'us']]
     [
       Scenario.new(key: 'latency', title: 'latency 1 x 1 x 32 B text', app: 'echo',
                    args: ['latency', '--size', '32', *timing(3)],
                    metrics: [['p50 latency', 'p50_us', :lower, 1, 'us'],
                              ['p99 latency', 'p99_us', :lower, 1, 'us']]),
-      Scenario.new(key: 'echo_32', title: 'echo 100 conns x 10 in flight x 32 B text', app: 'echo',
-                   args: ['echo', '--connections', '100', '--in-flight', '10', '--size', '32', *timing(4)],
-                   metrics: [['round trips/s', 'round_trips_per_s', :higher, 1, ''],
-                             ['server CPU per round trip', 'server_cpu_us_per_round_trip', :lower, 1, 'us'],
-                             ['p99 latency under this load', 'p99_us', :lower, 0.001, 'ms']]),
+      Scenario.new(key: 'echo_32', title: 'echo 100 conns x 10 in flight x 32 B text', app: 'echo', args: echo32,
+                   metrics: [*echo_rate, ['p99 latency under this load', 'p99_us', :lower, 0.001, 'ms']]),
       Scenario.new(key: 'echo_16k', title: 'echo 100 conns x 10 in flight x 16 KiB binary', app: 'echo',
                    args: ['echo', '--connections', '100', '--in-flight', '10', '--size', '16384', '--binary',
                           *timing(4)],
-                   metrics: [['round trips/s', 'round_trips_per_s', :higher, 1, ''],
-                             ['server CPU per round trip', 'server_cpu_us_per_round_trip', :lower, 1, 'us']]),
+                   metrics: echo_rate),
+      Scenario.new(key: 'echo_32_reuse_port',
+                   title: 'echo 100 conns x 10 in flight x 32 B text, 2 processes on one port (:reuse_port)',
+                   app: 'echo_forked', only: 'rs', workers: 2, baseline: 'echo_32', args: echo32, metrics: echo_rate),
       Scenario.new(key: 'broadcast', title: 'broadcast to 1,000 receivers, 32 B text', app: 'multicast',
                    args: ['broadcast', '--connections', '1000', '--size', '32', *timing(4)],
                    metrics: [['deliveries/s', 'deliveries_per_s', :higher, 1, ''],
@@ -108,6 +118,7 @@ module EmwsBench
       end
       write_results(impls, notes, runs, failures)
       puts File.read(RESULTS_MD)
+      chart
       abort "bench: #{failures.size} run(s) failed:\n  #{failures.join("\n  ")}" unless failures.empty?
     end
   end
@@ -166,7 +177,7 @@ module EmwsBench
     mine = scenarios.select { |scenario| scenario.only.nil? || scenario.only == impl.key }
     groups = mine.chunk_while { |a, b| a.app == b.app && a.key != 'idle' && b.key != 'idle' }
     groups.each do |group|
-      with_server(impl, group.first.app) do |server|
+      with_server(impl, group.first) do |server|
         group.each do |scenario|
           runs[[scenario.key, impl.key]] << generate(scenario, server)
         rescue StandardError => e
@@ -182,6 +193,7 @@ module EmwsBench
 
   def generate(scenario, server)
     args = [*scenario.args, '--url', "ws://127.0.0.1:#{server.port}/", '--server-pid', server.pid.to_s, '--json']
+    args << '--server-tree' if scenario.workers
     out, err, status = Open3.capture3(GENERATOR, *args)
     exit = server.exit_status
     died = exit && " (the server died: #{exit})"
@@ -194,20 +206,45 @@ module EmwsBench
     report
   end
 
-  def with_server(impl, app)
+  # ServerProcess#stop also ends the processes a forking app started.
+  def with_server(impl, scenario)
+    app = scenario.app
     @servers = (@servers || 0) + 1
     log = File.join(WORK_DIR, format('%02d-%s-%s.log', @servers, impl.key, app))
+    env = { 'HOST' => '127.0.0.1' }
+    env['WORKERS'] = scenario.workers.to_s if scenario.workers
     server = ServerProcess.new(File.join('examples', "#{app}.rb"), log: log, ruby_args: impl.ruby_args,
-                               env: { 'HOST' => '127.0.0.1' }, pgroup: false)
+                               env: env, pgroup: false)
     begin
       server.start.wait_for_port(
         limit: START_LIMIT,
         exited: "server exited at start; see #{log}",
         timeout: "server did not listen on #{server.port} within #{START_LIMIT}s; see #{log}"
       )
+      wait_for_listeners(server, scenario.workers, log) if scenario.workers
       yield server
     ensure
       server.stop(grace: 5)
+    end
+  end
+
+  # The port accepts once one worker listens; the load must find all of them.
+  def wait_for_listeners(server, count, log)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + START_LIMIT
+    until (found = listeners(server.port)) >= count
+      raise "#{found} of #{count} processes listen on #{server.port} after #{START_LIMIT}s; see #{log}" if
+        Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline || !server.alive?
+
+      sleep 0.1
+    end
+  end
+
+  # Listening IPv4 TCP sockets on `port` (each SO_REUSEPORT socket has a line).
+  def listeners(port)
+    suffix = format(':%04X', port)
+    File.foreach('/proc/net/tcp').count do |line|
+      fields = line.split
+      fields[1]&.end_with?(suffix) && fields[3] == '0A'
     end
   end
 
@@ -219,15 +256,20 @@ module EmwsBench
     sorted.size.odd? ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0
   end
 
-  # Table rows: one per metric, with the median over rounds for each implementation.
+  # Table rows: one per metric, with the median over rounds for each
+  # implementation. A row with a `baseline` takes the other implementation's
+  # figure from that scenario.
   def rows(impls, runs)
     scenarios.flat_map do |scenario|
       scenario.metrics.map do |label, key, better, scale, unit|
         values = impls.to_h do |impl|
-          [impl.key, median(runs[[scenario.key, impl.key]].map { |r| r[key] })&.*(scale)]
+          source = scenario.only.nil? || scenario.only == impl.key ? scenario.key : scenario.baseline
+          [impl.key, median(runs[[source, impl.key]].map { |r| r[key] })&.*(scale)]
         end
-        { 'scenario' => scenario.title, 'metric' => label, 'key' => key, 'better' => better.to_s,
-          'unit' => unit, 'values' => values, 'ratio' => ratio(values) }
+        row = { 'scenario' => scenario.title, 'metric' => label, 'key' => key, 'better' => better.to_s,
+                'unit' => unit, 'values' => values, 'ratio' => ratio(values) }
+        row['baseline'] = scenario.baseline if scenario.baseline
+        row
       end
     end
   end
@@ -284,12 +326,19 @@ module EmwsBench
     lines << "#{info['date']}, #{info['nproc']} cores (#{info['cpu']}), #{info['kernel']}, #{info['ruby']}, " \
              "commit #{info['commit'] || 'unknown'}; median of #{info['rounds']} alternating round(s). " \
              'Same app (examples/echo.rb, examples/multicast.rb) on both; examples/fanout.rb (the native ' \
-             'fan-out API) on em-websocket-rs only; load from bench/ (emws-bench), which verifies every payload.'
+             'fan-out API) and examples/echo_forked.rb (:reuse_port) on em-websocket-rs only; ' \
+             'load from bench/ (emws-bench), which verifies every payload.'
     lines << ''
     lines << "| scenario | metric | #{labels.join(' | ')} | ratio (rs / original) |"
     lines << '|---|---|---|---|---|'
     table.each do |row|
-      cells = IMPLS.map { |impl| present.include?(impl.key) ? format_value(row['values'][impl.key], row['unit']) : 'skipped' }
+      cells = IMPLS.map do |impl|
+        next 'skipped' unless present.include?(impl.key)
+
+        value = row['values'][impl.key]
+        text = format_value(value, row['unit'])
+        row['baseline'] && impl.key != 'rs' && value ? "#{text} (1 process)" : text
+      end
       ratio = row['ratio'] ? "#{format('%.3g', row['ratio'])}x" : 'n/a'
       better = row['better'] == 'higher' ? 'higher is better' : 'lower is better'
       lines << "| #{row['scenario']} | #{row['metric']} (#{better}) | #{cells.join(' | ')} | #{ratio} |"
@@ -304,11 +353,60 @@ module EmwsBench
       end
       lines << "- #{scenario.title}: #{shares.join(', ')}"
     end
-    (notes + failures.map { |f| "FAILED: #{f}" }).each_with_index do |note, i|
+    (reuse_port_notes(runs) + notes + failures.map { |f| "FAILED: #{f}" }).each_with_index do |note, i|
       lines << '' if i.zero?
       lines << "- #{note}"
     end
     "#{lines.join("\n")}\n"
+  end
+
+  # What the table cannot say about the forked scenarios: how the load spread
+  # over the processes, and how the processes compare with the one-process app.
+  def reuse_port_notes(runs)
+    scenarios.select(&:workers).filter_map do |scenario|
+      reports = runs[[scenario.key, 'rs']]
+      next if reports.empty?
+
+      one = median(runs[[scenario.baseline, 'rs']].map { |r| r['round_trips_per_s'] })
+      many = median(reports.map { |r| r['round_trips_per_s'] })
+      # Shares per process, the parent first (emws-bench --server-tree), medians over rounds.
+      shares = reports.map { |r| (r['server_cpu_share_by_pid'] || {}).values }
+      shares = Array.new(shares.map(&:size).max || 0) { |i| median(shares.map { |s| s[i] }) }
+      parent, *workers = shares
+      spread = if workers.size < scenario.workers then "only #{workers.size} worker process(es) were found"
+               elsif workers.min < 0.1 * workers.max then 'the load was NOT spread over the workers'
+               else 'the connections were spread over all of them'
+               end
+      scaling = one && many ? "; em-websocket-rs on one process (#{scenario.baseline}): " \
+                              "#{format_value(one, '')} round trips/s, so #{format('%.2f', many / one)}x from " \
+                              "#{scenario.workers} processes" : ''
+      "#{scenario.title}: examples/echo_forked.rb with WORKERS=#{scenario.workers}; em-websocket has no " \
+        ':reuse_port, so its column holds its one-process figure. Server CPU is the parent\'s plus its ' \
+        "workers' (share of one core, median): parent #{parent || 'n/a'}, workers " \
+        "#{workers.empty? ? 'n/a' : workers.join(', ')}: #{spread}#{scaling}. " \
+        "On #{Etc.nprocessors} cores the workers share the CPUs with the load generator."
+    end
+  end
+
+  # bench/results.png from bench/results.json (bench/chart.py, python3-matplotlib);
+  # installs the package as bin/deps does. Without it, a note and no chart.
+  def chart
+    unless matplotlib?
+      puts 'bench: installing python3-matplotlib for the chart (bin/deps python3-matplotlib)'
+      system(File.join(ROOT, 'bin', 'deps'), 'python3-matplotlib')
+    end
+    unless matplotlib?
+      puts "bench: NOTE: no chart: #{PYTHON} cannot import matplotlib " \
+           '(apt-get install python3-matplotlib); the results are in bench/results.md'
+      return
+    end
+    return if system(PYTHON, CHART, RESULTS_JSON, RESULTS_PNG)
+
+    puts "bench: NOTE: #{CHART} failed; the results are in bench/results.md"
+  end
+
+  def matplotlib?
+    File.executable?(PYTHON) && system(PYTHON, '-c', 'import matplotlib', out: File::NULL, err: File::NULL)
   end
 end
 
@@ -317,4 +415,11 @@ task :bench do
   # Measure the current extension when the project's Rakefile (which imports this file) can build it.
   Rake::Task[:compile].invoke if Rake::Task.task_defined?(:compile) && ENV['BENCH_COMPILE'] != '0'
   EmwsBench.run
+end
+
+namespace :bench do
+  desc 'Draw bench/results.png from bench/results.json (python3-matplotlib, installed if missing)'
+  task :chart do
+    EmwsBench.chart
+  end
 end
