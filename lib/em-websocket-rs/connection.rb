@@ -26,8 +26,6 @@ module EventMachine
       LIMIT_REACHED = 1
       NOT_TEXT = 3
 
-      NO_TLS_OPTIONS = {}.freeze
-
       ERROR_CLASSES = {
         handshake: HandshakeError,
         protocol: WSProtocolError,
@@ -95,11 +93,8 @@ module EventMachine
         super()
         @options = options
         @debug = options[:debug] || false
-        @secure = options[:secure] || false
-        @secure_proxy = options[:secure_proxy] || false
-        @tls_options = options[:tls_options] || NO_TLS_OPTIONS
-        @close_timeout = options[:close_timeout]
-        @outbound_limit = options[:outbound_limit] || 0
+        # TLS and the outbound limit are the native server's: an idle
+        # connection keeps only what its methods read.
         @state = :handshake
         @opened = false
         @protocol_version = nil
@@ -199,7 +194,7 @@ module EventMachine
       end
 
       def close_timeout
-        @close_timeout || WebSocket.close_timeout
+        @options[:close_timeout] || WebSocket.close_timeout
       end
 
       # The peer's IP address as a String (IPv4 or IPv6).
