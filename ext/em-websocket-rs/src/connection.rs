@@ -92,11 +92,9 @@ impl NativeConnection {
     /// the Ruby side raises what em-websocket raises.
     pub fn send_text(&self, data: Value) -> u8 {
         match RString::from_value(data) {
-            Some(text) if sendable_as_text(text) => sent_code(crate::wakes::send(
-                &self.0,
-                OutKind::Text,
-                copy_bytes(text),
-            )),
+            Some(text) if sendable_as_text(text) => {
+                sent_code(crate::wakes::send(&self.0, OutKind::Text, copy_bytes(text)))
+            }
             _ => NOT_TEXT,
         }
     }

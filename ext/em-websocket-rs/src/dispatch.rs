@@ -183,7 +183,12 @@ fn debugging(ruby: &Ruby, conn: Value) -> bool {
 /// message instead of three), with em-websocket's rule for what the
 /// application raises: a StandardError closes the connection with 3000 and
 /// goes to `onerror` (`_rs_application_error`); anything else goes up.
-fn run_application(ruby: &Ruby, conn: Value, trigger: OpaqueId, message: RString) -> Result<(), Error> {
+fn run_application(
+    ruby: &Ruby,
+    conn: Value,
+    trigger: OpaqueId,
+    message: RString,
+) -> Result<(), Error> {
     match conn.funcall::<_, _, Value>(trigger, (message,)) {
         Ok(_) => Ok(()),
         Err(error) if error.is_kind_of(ruby.exception_standard_error()) => {
