@@ -1,0 +1,86 @@
+# frozen_string_literal: true
+
+require 'spec_helper'
+require 'stringio'
+
+module EMWSSpec
+  # em-websocket-rs delivers messages and sends frames on a short path when a
+  # connection is not debugging, and through the Ruby methods otherwise; both
+  # must behave as em-websocket does.
+  RSpec.describe 'message delivery paths' do
+    DELIVERY_ECHO = lambda do |ws|
+      ws.onmessage { |m| ws.send("text #{m}") }
+      ws.onbinary { |m| ws.send_binary("binary ".b + m) }
+    end
+
+    # Echoes three texts and two binaries through the server `start` starts;
+    # returns what the client got back.
+    def echo_each_kind(start = -> { start_server(&DELIVERY_ECHO) })
+      got = []
+      em_run do
+        start.call
+        client = connect_client
+        client.on_open do
+          %w[a é c].each { |t| client.send_text(t) }
+          ["\x00".b, "\xFF".b].each { |b| client.send_binary(b) }
+        end
+        client.on_frame do
+          got = client.frames.map { |f| [f.type, f.payload.b] }
+          done if got.size == 5
+        end
+      end
+      got
+    end
+
+    let(:expected) do
+      [[:text, 'text a'.b], [:text, 'text é'.b], [:text, 'text c'.b],
+       [:binary, "binary \x00".b], [:binary, "binary \xFF".b]]
+    end
+
+    it 'echoes text and binary in order without :debug' do
+      expect(echo_each_kind).to eq(expected)
+    end
+
+    it 'echoes the same with :debug on' do
+      saved = $stdout
+      $stdout = StringIO.new
+      begin
+        expect(echo_each_kind(-> { start_server(debug: true, &DELIVERY_ECHO) })).to eq(expected)
+      ensure
+        $stdout = saved
+      end
+    end
+
+    it 'logs each message received and each frame sent with :debug on',
+       rs_only: 'em-websocket logs raw frame bytes rather than messages' do
+      saved = $stdout
+      log = $stdout = StringIO.new
+      begin
+        echo_each_kind(-> { start_server(debug: true, &DELIVERY_ECHO) })
+      ensure
+        $stdout = saved
+      end
+      expect(log.string).to include('[:message_received, :text, "é"]')
+      expect(log.string).to include('[:sending_frame, 1, "text é"]')
+      expect(log.string).to include(':message_received, :binary')
+    end
+
+    # Applications (and their tests) override the trigger methods of a
+    # Connection subclass; every message must still go through them.
+    class CountingConnection < EM::WebSocket::Connection
+      def trigger_on_message(msg)
+        super("counted #{msg}")
+      end
+
+      def trigger_on_binary(msg)
+        super("counted ".b + msg)
+      end
+    end
+
+    it 'calls an overriding trigger_on_message and trigger_on_binary' do
+      got = echo_each_kind(-> { EM.start_server(Helpers::HOST, port, CountingConnection, {}, &DELIVERY_ECHO) })
+      expect(got.map(&:last)).to eq(['text counted a'.b, 'text counted é'.b, 'text counted c'.b,
+                                     "binary counted \x00".b, "binary counted \xFF".b])
+    end
+  end
+end
