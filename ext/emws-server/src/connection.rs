@@ -32,6 +32,8 @@ use crate::server::ServerShared;
 pub static DEFAULT_MAX_FRAME_SIZE: AtomicUsize = AtomicUsize::new(10 * 1024 * 1024);
 
 const UNSET: usize = usize::MAX;
+/// The flag bit of `ConnectionHandle::outbound`.
+const DRAIN_ARMED: usize = 1 << (usize::BITS - 1);
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
 /// Protocol replies (pongs, close echoes) queued for a peer that does not read
@@ -80,16 +82,17 @@ pub struct ConnectionHandle {
     inbox: Mutex<Inbox>,
     /// The server is stopping: the task ends at once.
     shut_down: AtomicBool,
-    /// Bytes accepted for sending and not yet written to the socket.
+    /// Bytes accepted for sending and not yet written to the socket, and
+    /// (`DRAIN_ARMED`) whether `ondrain` is owed once they are all written:
+    /// one word, so that the task sees "all written" and "owed" at the same
+    /// instant, never a count of 0 read just before a send armed it.
     outbound: AtomicUsize,
     max_frame_size: AtomicUsize,
     outbound_limit: usize,
     finished: AtomicBool,
     /// A deferred send is waiting for its caller's `wake`.
     wake_owed: AtomicBool,
-    /// `ondrain` is owed once the outbound bytes are all written.
     drain_threshold: usize,
-    drain_armed: AtomicBool,
     /// What the task's panic said, for the Ruby side's `onerror`.
     panic: Mutex<Option<String>>,
 }
@@ -133,7 +136,6 @@ impl ConnectionHandle {
             finished: AtomicBool::new(false),
             wake_owed: AtomicBool::new(false),
             drain_threshold,
-            drain_armed: AtomicBool::new(false),
             panic: Mutex::new(None),
         }
     }
@@ -212,7 +214,7 @@ impl ConnectionHandle {
     }
 
     pub fn outbound_bytes(&self) -> usize {
-        self.outbound.load(Ordering::Relaxed)
+        self.outbound.load(Ordering::Relaxed) & !DRAIN_ARMED
     }
 
     pub fn set_max_frame_size(&self, max: usize) {
@@ -235,15 +237,20 @@ impl ConnectionHandle {
         if self.is_finished() {
             return Sent::Gone;
         }
-        let queued = self.outbound.load(Ordering::Relaxed);
+        let queued = self.outbound_bytes();
         if self.outbound_limit > 0 && queued.saturating_add(len) > self.outbound_limit {
             self.disconnect(false);
             return Sent::LimitReached;
         }
         if self.drain_threshold > 0 && queued + len > self.drain_threshold {
-            self.drain_armed.store(true, Ordering::Relaxed);
+            let _ = self
+                .outbound
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some((n + len) | DRAIN_ARMED)
+                });
+        } else {
+            self.outbound.fetch_add(len, Ordering::Relaxed);
         }
-        self.outbound.fetch_add(len, Ordering::Relaxed);
         self.push(command, wake);
         Sent::Queued
     }
@@ -282,8 +289,16 @@ impl ConnectionHandle {
         let _ = self
             .outbound
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(bytes))
+                Some((n & DRAIN_ARMED) | (n & !DRAIN_ARMED).saturating_sub(bytes))
             });
+    }
+
+    /// Disarms `ondrain` and answers true if it was owed and every byte has
+    /// been written: both read in one atomic step.
+    fn take_drain(&self) -> bool {
+        self.outbound
+            .compare_exchange(DRAIN_ARMED, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 }
 
@@ -675,13 +690,7 @@ where
     /// `ondrain`: everything queued has been written since a send found the
     /// buffer above `:drain_threshold`.
     fn report_drain(&self) {
-        if self.finish.handle.outbound_bytes() == 0
-            && self
-                .finish
-                .handle
-                .drain_armed
-                .swap(false, Ordering::Relaxed)
-        {
+        if self.finish.handle.take_drain() {
             self.finish.shared.bridge.push(Event::Drained {
                 id: self.finish.handle.id,
             });
@@ -1114,8 +1123,40 @@ fn seconds(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::seconds;
+    use super::*;
     use std::time::Duration;
+
+    fn handle(drain_threshold: usize) -> ConnectionHandle {
+        ConnectionHandle::new(1, "127.0.0.1:1".parse().unwrap(), 0, drain_threshold)
+    }
+
+    #[test]
+    fn ondrain_is_owed_once_everything_queued_past_the_threshold_is_written() {
+        let handle = handle(100);
+        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 80]));
+        assert!(!handle.take_drain(), "below the threshold: not armed");
+        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 80]));
+        assert_eq!(handle.outbound_bytes(), 160);
+        handle.written(100);
+        assert!(!handle.take_drain(), "60 bytes still queued");
+        handle.written(60);
+        assert_eq!(handle.outbound_bytes(), 0);
+        assert!(handle.take_drain());
+        assert!(!handle.take_drain(), "reported once");
+    }
+
+    #[test]
+    fn a_send_after_everything_was_written_is_not_reported_drained() {
+        // The task wrote what it had (count 0), then the Ruby side queued
+        // past the threshold before the task checked: nothing is drained yet.
+        let handle = handle(100);
+        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 10]));
+        handle.written(10);
+        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 200]));
+        assert!(!handle.take_drain());
+        handle.written(200);
+        assert!(handle.take_drain());
+    }
 
     #[test]
     fn prints_seconds_like_ruby() {
