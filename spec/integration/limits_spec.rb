@@ -313,6 +313,38 @@ module EMWSSpec
       end
     end
 
+    describe 'ondrain while the application keeps sending', rs_only: 'em-websocket 0.5.1 has no ondrain' do
+      # Bursts from timers (each woken at once, so the task writes while the
+      # next burst is queued) to a client reading all along: a drain the task
+      # reported before the next burst must not reach the application as one.
+      it 'sees an empty buffer in every ondrain, and a last ondrain after the last burst' do
+        seen = []
+        bursts = 0
+        client = nil
+        chunk = 'x'.b * 16_384
+        em_run(timeout: 15) do
+          start_server(drain_threshold: 16_384) do |ws|
+            ws.ondrain { seen << ws.buffered_amount }
+            ws.onopen do
+              ticker = EM.add_periodic_timer(0.002) do
+                (bursts % 7 + 1).times { ws.send_binary(chunk) }
+                bursts += 1
+                next unless bursts == 150
+
+                ticker.cancel
+                when_true(-> { ws.buffered_amount.zero? && !seen.empty? }) { done_later(0.2) }
+              end
+            end
+          end
+          client = connect_client
+        end
+        expect(bursts).to eq(150)
+        expect(seen).not_to be_empty
+        expect(seen.uniq).to eq([0])
+        expect(client.frames.size).to eq((0...150).sum { |i| i % 7 + 1 })
+      end
+    end
+
     describe 'a flood of pings' do
       # Reads server frames from +sock+ until a pong with +last+ arrives;
       # returns [pong count, payloads other than +last+ seen, last payload].

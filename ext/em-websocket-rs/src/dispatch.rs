@@ -159,7 +159,12 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         }
         Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
         Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
-        Event::Drained { .. } => conn.funcall(*DRAIN, ())?,
+        Event::Drained { handle } => {
+            if !handle.drain_confirmed() {
+                return Ok(());
+            }
+            conn.funcall(*DRAIN, ())?
+        }
         Event::Error { kind, message, .. } => conn.funcall(*ERROR, (error_kind(kind), message))?,
         Event::Closed { info, opened, .. } => {
             let _: Option<Value> = connections.delete(id)?;

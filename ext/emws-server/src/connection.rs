@@ -293,6 +293,18 @@ impl ConnectionHandle {
             });
     }
 
+    /// For the Ruby side, on a `Drained` event: whether the buffer is still
+    /// empty. The application may have queued more since the task reported
+    /// it (a send loop the task kept up with for a while); then the drain is
+    /// owed again, for when that is written, and `ondrain` waits for it.
+    pub fn drain_confirmed(&self) -> bool {
+        self.outbound
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n & !DRAIN_ARMED != 0).then_some(n | DRAIN_ARMED)
+            })
+            .is_err()
+    }
+
     /// Disarms `ondrain` and answers true if it was owed and every byte has
     /// been written: both read in one atomic step.
     fn take_drain(&self) -> bool {
@@ -692,7 +704,7 @@ where
     fn report_drain(&self) {
         if self.finish.handle.take_drain() {
             self.finish.shared.bridge.push(Event::Drained {
-                id: self.finish.handle.id,
+                handle: self.finish.handle.clone(),
             });
         }
     }
@@ -1146,16 +1158,19 @@ mod tests {
     }
 
     #[test]
-    fn a_send_after_everything_was_written_is_not_reported_drained() {
-        // The task wrote what it had (count 0), then the Ruby side queued
-        // past the threshold before the task checked: nothing is drained yet.
+    fn a_drain_the_application_has_since_refilled_is_owed_again() {
         let handle = handle(100);
-        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 10]));
-        handle.written(10);
         handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 200]));
-        assert!(!handle.take_drain());
         handle.written(200);
         assert!(handle.take_drain());
+        // More is queued (below the threshold) before the Ruby side sees the
+        // event: not drained after all, and owed again.
+        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 10]));
+        assert!(!handle.drain_confirmed());
+        handle.written(10);
+        assert!(handle.take_drain());
+        assert!(handle.drain_confirmed(), "empty when the Ruby side looks");
+        assert!(!handle.take_drain(), "and not owed any more");
     }
 
     #[test]

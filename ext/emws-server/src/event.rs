@@ -98,9 +98,10 @@ pub enum Event {
         barrier: u64,
     },
     /// The outbound buffer has been written out after growing past
-    /// `:drain_threshold` (`ondrain`).
+    /// `:drain_threshold` (`ondrain`, once `ConnectionHandle::drain_confirmed`
+    /// says it is still empty when the Ruby side gets to it).
     Drained {
-        id: u64,
+        handle: Arc<ConnectionHandle>,
     },
     /// Always the last event of a connection, exactly once.
     Closed {
@@ -114,14 +115,15 @@ pub enum Event {
 impl Event {
     pub fn connection_id(&self) -> u64 {
         match self {
-            Event::Accepted { handle, .. } | Event::Barrier { handle, .. } => handle.id,
+            Event::Accepted { handle, .. }
+            | Event::Barrier { handle, .. }
+            | Event::Drained { handle } => handle.id,
             Event::Opened { id, .. }
             | Event::Text { id, .. }
             | Event::Binary { id, .. }
             | Event::Ping { id, .. }
             | Event::Pong { id, .. }
             | Event::Error { id, .. }
-            | Event::Drained { id, .. }
             | Event::Closed { id, .. } => *id,
         }
     }
