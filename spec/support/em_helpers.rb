@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require 'socket'
+require_relative '../../tasks/support/free_port'
 
 module EMWSSpec
   # Helpers mixed into every example group.
@@ -22,12 +23,10 @@ module EMWSSpec
       saved.close
     end
 
-    # A TCP port on 127.0.0.1 that was free a moment ago.
+    # A TCP port on 127.0.0.1 that was free a moment ago, outside the range
+    # client sockets take their ports from.
     def free_port
-      server = TCPServer.new(HOST, 0)
-      server.addr[1]
-    ensure
-      server&.close
+      FreePort.pick(HOST)
     end
 
     def port

@@ -3,6 +3,7 @@
 require 'fileutils'
 require 'rbconfig'
 require 'socket'
+require_relative 'free_port'
 
 # A Ruby server script (one of examples/*.rb, which take the port as their
 # argument) in a process of its own, for rake bench, rake autobahn and
@@ -23,10 +24,7 @@ class ServerProcess
   end
 
   def self.free_port
-    server = TCPServer.new('127.0.0.1', 0)
-    server.addr[1]
-  ensure
-    server&.close
+    FreePort.pick
   end
 
   attr_reader :pid, :port, :log
