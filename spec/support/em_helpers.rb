@@ -98,6 +98,9 @@ module EMWSSpec
     # Starts a block in a thread; its value or exception is kept. The reactor
     # is stopped (through EM.schedule) when the thread ends.
     def in_thread(stop_reactor: true, &blk)
+      # The port is chosen here, once: a thread that chose it too would race
+      # the example's own thread to memoize a different one.
+      port
       holder = { value: nil, error: nil }
       thread = Thread.new do
         holder[:value] = blk.call

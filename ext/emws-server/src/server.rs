@@ -180,7 +180,10 @@ impl Server {
         for listener in listeners {
             let listener = TcpListener::from_std(listener)?;
             let live = Live::new(&shared);
-            runtime.spawn(accept_loop(listener, shared.clone(), live));
+            // Subscribed here, not in the task: a `stop` before the task first
+            // runs must still reach it.
+            let shutdown = shared.shutdown.subscribe();
+            runtime.spawn(accept_loop(listener, shutdown, shared.clone(), live));
         }
         Ok(Server {
             shared,
@@ -260,11 +263,15 @@ fn bind(addr: SocketAddr, config: &ServerConfig) -> io::Result<StdTcpListener> {
     Ok(socket.into())
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<ServerShared>, _live: Live) {
-    let mut shutdown = shared.shutdown.subscribe();
+async fn accept_loop(
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    shared: Arc<ServerShared>,
+    live: Live,
+) {
     loop {
         tokio::select! {
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => spawn_connection(stream, peer, &shared),
                 Err(error) => {
@@ -276,6 +283,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<ServerShared>, _live: Li
             },
         }
     }
+    // The port is free again before `stop` (waiting for `live`) returns:
+    // parameters would be dropped in reverse order, `live` first.
+    drop(listener);
+    drop(live);
 }
 
 fn is_out_of_descriptors(error: &io::Error) -> bool {
@@ -383,6 +394,28 @@ async fn accept_tls(tls: &TlsConfig, stream: TcpStream, shared: &ServerShared) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_port_can_be_bound_again_as_soon_as_stop_returns() {
+        let bridge = Arc::new(Bridge::new().unwrap());
+        let config = |port| ServerConfig {
+            host: "127.0.0.1".to_string(),
+            port,
+            ..ServerConfig::default()
+        };
+        let first = Server::start(config(0), bridge.clone()).unwrap();
+        let port = first.local_addrs()[0].port();
+        assert!(first.stop(Duration::from_secs(5)));
+        for round in 0..200 {
+            let server = Server::start(config(port), bridge.clone())
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert!(server.stop(Duration::from_secs(5)));
+            // A listener still open would make this bind fail.
+            let plain = std::net::TcpListener::bind(("127.0.0.1", port))
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            drop(plain);
+        }
+    }
 
     /// What tokio allocates per connection task is its future plus about a
     /// hundred bytes, rounded up to a multiple of 128: a plain connection's
