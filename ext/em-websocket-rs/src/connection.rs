@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use emws_core::OutKind;
-use emws_server::{ConnectionHandle, Sent};
+use emws_server::{ConnectionHandle, Payload, Sent};
 use magnus::rb_sys::AsRawValue;
 use magnus::{Error, RString, Ruby, Value};
 
@@ -79,11 +79,9 @@ impl NativeConnection {
     /// connection, 2 when the connection is already gone.
     pub fn send_frame(ruby: &Ruby, rb_self: &Self, kind: u8, data: RString) -> Result<u8, Error> {
         let kind = out_kind(ruby, kind)?;
-        Ok(sent_code(crate::wakes::send(
-            &rb_self.0,
-            kind,
-            copy_bytes(data),
-        )))
+        // SAFETY: the bytes are copied before any Ruby code can run.
+        let data = Payload::Borrowed(unsafe { data.as_slice() });
+        Ok(sent_code(crate::wakes::send(&rb_self.0, kind, data)))
     }
 
     /// `ws.send`'s fast path: queues `data` as a text frame when it is a
@@ -93,7 +91,9 @@ impl NativeConnection {
     pub fn send_text(&self, data: Value) -> u8 {
         match RString::from_value(data) {
             Some(text) if sendable_as_text(text) => {
-                sent_code(crate::wakes::send(&self.0, OutKind::Text, copy_bytes(text)))
+                // SAFETY: the bytes are copied before any Ruby code can run.
+                let data = Payload::Borrowed(unsafe { text.as_slice() });
+                sent_code(crate::wakes::send(&self.0, OutKind::Text, data))
             }
             _ => NOT_TEXT,
         }

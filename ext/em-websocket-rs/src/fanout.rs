@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use emws_server::{ConnectionHandle, Sent};
+use emws_server::{ConnectionHandle, Payload, Sent};
 use magnus::{Error, RString, Ruby};
 
 use crate::connection::{copy_bytes, out_kind, NativeConnection};
@@ -79,7 +79,8 @@ impl Fanout {
         let mut delivered = 0;
         let mut position = 0;
         while position < members.handles.len() {
-            match wakes::send(&members.handles[position], kind, payload.clone()) {
+            let shared = Payload::Shared(payload.clone());
+            match wakes::send(&members.handles[position], kind, shared) {
                 Sent::Queued => {
                     delivered += 1;
                     position += 1;

@@ -9,9 +9,8 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use emws_core::OutKind;
-use emws_server::{ConnectionHandle, Sent};
+use emws_server::{ConnectionHandle, Payload, Sent};
 
 thread_local! {
     static OWED: RefCell<Option<Vec<Arc<ConnectionHandle>>>> = const { RefCell::new(None) };
@@ -51,7 +50,7 @@ impl Drop for Deferral {
 }
 
 /// Queues a frame, deferring the wake when a `Deferral` is active on this thread.
-pub fn send(handle: &Arc<ConnectionHandle>, kind: OutKind, payload: Bytes) -> Sent {
+pub fn send(handle: &Arc<ConnectionHandle>, kind: OutKind, payload: Payload<'_>) -> Sent {
     OWED.with(|owed| match owed.borrow_mut().as_mut() {
         Some(owed) => {
             let (sent, owes_wake) = handle.send_deferred(kind, payload);

@@ -44,6 +44,46 @@ const TURNS_PER_POLL: usize = 16;
 /// How long a graceful end waits for the peer to take our FIN.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
+/// Payloads up to this many bytes travel inside their `Command`: a small
+/// send allocates nothing (the command is no larger for it).
+const INLINE_PAYLOAD: usize = 46;
+
+/// A message's bytes as the sender hands them over.
+pub enum Payload<'a> {
+    /// Already in a buffer that may be shared (a fan-out encodes once).
+    Shared(Bytes),
+    /// To be copied now (a Ruby string, which may change once Ruby runs).
+    Borrowed(&'a [u8]),
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Shared(bytes) => bytes.len(),
+            Payload::Borrowed(slice) => slice.len(),
+        }
+    }
+
+    fn into_command(self, kind: OutKind) -> Command {
+        match self {
+            Payload::Borrowed(slice) if slice.len() <= INLINE_PAYLOAD => {
+                let mut data = [0; INLINE_PAYLOAD];
+                data[..slice.len()].copy_from_slice(slice);
+                Command::SendInline {
+                    kind,
+                    len: slice.len() as u8,
+                    data,
+                }
+            }
+            Payload::Borrowed(slice) => Command::Send {
+                kind,
+                payload: Bytes::copy_from_slice(slice),
+            },
+            Payload::Shared(payload) => Command::Send { kind, payload },
+        }
+    }
+}
+
 /// What the Ruby side asks of a connection.
 enum Command {
     /// The application's block has run for this connection: it may begin.
@@ -53,6 +93,11 @@ enum Command {
     Send {
         kind: OutKind,
         payload: Bytes,
+    },
+    SendInline {
+        kind: OutKind,
+        len: u8,
+        data: [u8; INLINE_PAYLOAD],
     },
     Raw(Bytes),
     Close {
@@ -159,16 +204,16 @@ impl ConnectionHandle {
     }
 
     /// Queues a data or control frame (encoded on the connection's task).
-    pub fn send(&self, kind: OutKind, payload: Bytes) -> Sent {
-        self.enqueue_counted(payload.len(), Command::Send { kind, payload }, true)
+    pub fn send(&self, kind: OutKind, payload: Payload<'_>) -> Sent {
+        self.enqueue_counted(payload.len(), payload.into_command(kind), true)
     }
 
     /// Queues a frame without waking the task. Returns whether the caller now
     /// owes this connection one `wake` (the first deferred send since the last
     /// wake): a burst of sends, a broadcast above all, then wakes each task
     /// once and leaves in one write instead of one write per message.
-    pub fn send_deferred(&self, kind: OutKind, payload: Bytes) -> (Sent, bool) {
-        let sent = self.enqueue_counted(payload.len(), Command::Send { kind, payload }, false);
+    pub fn send_deferred(&self, kind: OutKind, payload: Payload<'_>) -> (Sent, bool) {
+        let sent = self.enqueue_counted(payload.len(), payload.into_command(kind), false);
         let owes_wake = sent == Sent::Queued && !self.wake_owed.swap(true, Ordering::AcqRel);
         (sent, owes_wake)
     }
@@ -719,6 +764,9 @@ where
                 Command::Panic => panic!("panic requested by the test suite"),
                 Command::Release(barrier) => self.release(barrier),
                 Command::Send { kind, payload } => self.encode(kind, payload),
+                Command::SendInline { kind, len, data } => {
+                    self.encode(kind, Bytes::copy_from_slice(&data[..len as usize]))
+                }
                 Command::Raw(data) => self.outbox.push_bytes(data),
                 Command::Close {
                     code,
@@ -1145,9 +1193,9 @@ mod tests {
     #[test]
     fn ondrain_is_owed_once_everything_queued_past_the_threshold_is_written() {
         let handle = handle(100);
-        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 80]));
+        handle.send_deferred(OutKind::Binary, Payload::Borrowed(&[0; 80]));
         assert!(!handle.take_drain(), "below the threshold: not armed");
-        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 80]));
+        handle.send_deferred(OutKind::Binary, Payload::Borrowed(&[0; 80]));
         assert_eq!(handle.outbound_bytes(), 160);
         handle.written(100);
         assert!(!handle.take_drain(), "60 bytes still queued");
@@ -1160,17 +1208,33 @@ mod tests {
     #[test]
     fn a_drain_the_application_has_since_refilled_is_owed_again() {
         let handle = handle(100);
-        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 200]));
+        handle.send_deferred(OutKind::Binary, Payload::Shared(Bytes::from(vec![0; 200])));
         handle.written(200);
         assert!(handle.take_drain());
         // More is queued (below the threshold) before the Ruby side sees the
         // event: not drained after all, and owed again.
-        handle.send_deferred(OutKind::Binary, Bytes::from(vec![0; 10]));
+        handle.send_deferred(OutKind::Binary, Payload::Borrowed(&[0; 10]));
         assert!(!handle.drain_confirmed());
         handle.written(10);
         assert!(handle.take_drain());
         assert!(handle.drain_confirmed(), "empty when the Ruby side looks");
         assert!(!handle.take_drain(), "and not owed any more");
+    }
+
+    #[test]
+    fn a_small_payload_travels_in_a_command_no_larger_than_a_close() {
+        assert!(std::mem::size_of::<Command>() <= 56);
+        let inline = Payload::Borrowed(b"hello").into_command(OutKind::Text);
+        assert!(
+            matches!(inline, Command::SendInline { len: 5, data, .. } if &data[..5] == b"hello")
+        );
+        let large = Payload::Borrowed(&[7; INLINE_PAYLOAD + 1]).into_command(OutKind::Binary);
+        assert!(
+            matches!(large, Command::Send { payload, .. } if payload.len() == INLINE_PAYLOAD + 1)
+        );
+        // A shared buffer stays shared, however small (a fan-out's one copy).
+        let shared = Payload::Shared(Bytes::from_static(b"hi")).into_command(OutKind::Text);
+        assert!(matches!(shared, Command::Send { payload, .. } if payload.len() == 2));
     }
 
     #[test]

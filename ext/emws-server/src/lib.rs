@@ -11,7 +11,7 @@ pub mod server;
 pub mod tls;
 
 pub use bridge::Bridge;
-pub use connection::{ConnectionHandle, Sent, DEFAULT_MAX_FRAME_SIZE};
+pub use connection::{ConnectionHandle, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
 pub use server::{Server, ServerConfig};
 pub use tls::{Pem, TlsConfig, TlsError, TlsOptions};
