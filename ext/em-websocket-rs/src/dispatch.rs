@@ -143,19 +143,11 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         Event::Text { data, .. } => {
             // The core has validated the text as UTF-8.
             let text = ruby.enc_str_new(&data, ruby.utf8_encoding());
-            if debugging(ruby, conn) {
-                conn.funcall(*MESSAGE, (text,))?
-            } else {
-                return run_application(ruby, conn, *TRIGGER_MESSAGE, text);
-            }
+            return deliver_message(ruby, conn, text, *MESSAGE, *TRIGGER_MESSAGE);
         }
         Event::Binary { data, .. } => {
             let data = ruby.str_from_slice(&data);
-            if debugging(ruby, conn) {
-                conn.funcall(*BINARY, (data,))?
-            } else {
-                return run_application(ruby, conn, *TRIGGER_BINARY, data);
-            }
+            return deliver_message(ruby, conn, data, *BINARY, *TRIGGER_BINARY);
         }
         Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
         Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
@@ -184,16 +176,21 @@ fn debugging(ruby: &Ruby, conn: Value) -> bool {
     rb_sys::TEST(value)
 }
 
-/// A message straight to the connection's `trigger_on_*` (one Ruby call per
-/// message instead of three), with em-websocket's rule for what the
+/// A message to the connection: through `_rs_message`/`_rs_binary` (which
+/// log it) when debugging, otherwise straight to its `trigger_on_*` (one Ruby
+/// call per message instead of three), with em-websocket's rule for what the
 /// application raises: a StandardError closes the connection with 3000 and
 /// goes to `onerror` (`_rs_application_error`); anything else goes up.
-fn run_application(
+fn deliver_message(
     ruby: &Ruby,
     conn: Value,
-    trigger: OpaqueId,
     message: RString,
+    logged: OpaqueId,
+    trigger: OpaqueId,
 ) -> Result<(), Error> {
+    if debugging(ruby, conn) {
+        return conn.funcall::<_, _, Value>(logged, (message,)).map(drop);
+    }
     match conn.funcall::<_, _, Value>(trigger, (message,)) {
         Ok(_) => Ok(()),
         Err(error) if error.is_kind_of(ruby.exception_standard_error()) => {

@@ -39,27 +39,24 @@ impl Bridge {
     }
 
     pub fn push(&self, event: Event) {
-        let was_empty = {
-            let mut queue = self.lock();
-            let was_empty = queue.is_empty();
-            queue.push(event);
-            was_empty
-        };
-        if was_empty {
-            self.wake();
-        }
+        self.enqueue(|queue| queue.push(event));
     }
 
     /// Queues every event of `events` (leaving it empty), in order, under
     /// one lock.
     pub fn push_all(&self, events: &mut Vec<Event>) {
-        if events.is_empty() {
-            return;
+        if !events.is_empty() {
+            self.enqueue(|queue| queue.append(events));
         }
+    }
+
+    /// Adds to the queue under its lock; the addition that finds it empty
+    /// wakes the reactor.
+    fn enqueue(&self, add: impl FnOnce(&mut Vec<Event>)) {
         let was_empty = {
             let mut queue = self.lock();
             let was_empty = queue.is_empty();
-            queue.append(events);
+            add(&mut queue);
             was_empty
         };
         if was_empty {

@@ -57,11 +57,15 @@ pub enum Payload<'a> {
 }
 
 impl Payload<'_> {
-    fn len(&self) -> usize {
+    fn as_slice(&self) -> &[u8] {
         match self {
-            Payload::Shared(bytes) => bytes.len(),
-            Payload::Borrowed(slice) => slice.len(),
+            Payload::Shared(bytes) => bytes,
+            Payload::Borrowed(slice) => slice,
         }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
     }
 
     fn into_command(self, kind: OutKind) -> Command {
@@ -476,10 +480,11 @@ thread_local! {
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// A plain TCP connection's task. Its halves need no lock between them,
-/// unlike those of `tokio::io::split`. A plain function returning the task
-/// itself, not an `async fn`: the task is the whole of what the runtime keeps
-/// for an idle connection, with no generator around it holding a second copy.
+/// A plain TCP connection's task, which owns the stream whole and polls its
+/// reads and writes in turn (no split halves, no lock between them). A plain
+/// function returning the task itself, not an `async fn`: the task is the
+/// whole of what the runtime keeps for an idle connection, with no generator
+/// around it holding a second copy.
 pub(crate) fn run_tcp(
     stream: TcpStream,
     shared: Arc<ServerShared>,
@@ -763,9 +768,9 @@ where
                 Command::Start => self.started = true,
                 Command::Panic => panic!("panic requested by the test suite"),
                 Command::Release(barrier) => self.release(barrier),
-                Command::Send { kind, payload } => self.encode(kind, payload),
+                Command::Send { kind, payload } => self.encode(kind, Payload::Shared(payload)),
                 Command::SendInline { kind, len, data } => {
-                    self.encode(kind, Bytes::copy_from_slice(&data[..len as usize]))
+                    self.encode(kind, Payload::Borrowed(&data[..len as usize]))
                 }
                 Command::Raw(data) => self.outbox.push_bytes(data),
                 Command::Close {
@@ -789,7 +794,8 @@ where
         }
     }
 
-    fn encode(&mut self, kind: OutKind, payload: Bytes) {
+    fn encode(&mut self, kind: OutKind, payload: Payload<'_>) {
+        let holds_replies = self.holds_replies();
         let Some(protocol) = self.protocol.as_mut() else {
             // Not reachable through the Ruby API (it refuses before onopen).
             self.finish.handle.written(payload.len());
@@ -799,22 +805,25 @@ where
         // is held for the events before it, replies to those events still go
         // out first, as they would have in em-websocket.
         let sendable = self.ending == Ending::Running && protocol.check_send(kind).is_ok();
-        let holds_replies = self
-            .occasional
-            .as_ref()
-            .is_some_and(|occasional| !occasional.held.is_empty());
         if !sendable && !holds_replies {
             self.finish.handle.written(payload.len());
             return;
         }
         let counted = payload.len();
-        // permessage-deflate compresses here, on this tokio thread.
-        let (header, payload) = protocol.frame(kind, payload);
-        let trailer = protocol.frame_trailer(kind);
         let before = self.outbox.len();
-        self.outbox.push_slice(header.as_ref());
-        self.outbox.push_bytes(payload);
-        self.outbox.push_slice(trailer);
+        // permessage-deflate compresses here, on this tokio thread.
+        if let Some((header, compressed)) = protocol.frame_compressed(kind, payload.as_slice()) {
+            self.outbox.push_slice(header.as_ref());
+            self.outbox.push_bytes(compressed);
+        } else {
+            self.outbox
+                .push_slice(protocol.frame_header(kind, counted).as_ref());
+            match payload {
+                Payload::Shared(bytes) => self.outbox.push_bytes(bytes),
+                Payload::Borrowed(slice) => self.outbox.push_slice(slice),
+            }
+        }
+        self.outbox.push_slice(protocol.frame_trailer(kind));
         self.add_overhead(before, counted);
         // A compressed frame may be shorter than the message the Ruby side
         // counted: only what is queued will be reported written.

@@ -37,13 +37,26 @@ impl Protocol {
     /// `min_size` bytes is compressed (here, on the caller's thread) and its
     /// header has RSV1 set; anything else is handed back as it is.
     pub fn frame(&mut self, kind: OutKind, payload: Bytes) -> (FrameHeader, Bytes) {
-        match self.compress(kind, &payload) {
-            Some(compressed) => (
-                self.frame_header(kind, compressed.len()).with_rsv1(),
-                compressed,
-            ),
+        match self.frame_compressed(kind, &payload) {
+            Some(compressed) => compressed,
             None => (self.frame_header(kind, payload.len()), payload),
         }
+    }
+
+    /// The header and compressed payload of a message that permessage-deflate
+    /// applies to; `None` when the message goes as it is (under
+    /// [`Protocol::frame_header`]), so that a caller holding only a slice
+    /// need not copy it into a `Bytes` first.
+    pub fn frame_compressed(
+        &mut self,
+        kind: OutKind,
+        payload: &[u8],
+    ) -> Option<(FrameHeader, Bytes)> {
+        let compressed = self.compress(kind, payload)?;
+        Some((
+            self.frame_header(kind, compressed.len()).with_rsv1(),
+            compressed,
+        ))
     }
 
     /// Compresses a data message when permessage-deflate is on and the
