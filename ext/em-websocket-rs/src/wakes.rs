@@ -4,16 +4,27 @@
 //! are queued without waking their connections' tasks; when the batch is done
 //! each of those tasks is woken once, and writes what piled up in one go. A
 //! broadcast to a thousand connections thus costs a thousand wakes per batch,
-//! not per message. Sends from anywhere else (timers, other threads) wake at once.
+//! not per message, and those are made by the runtime's wake relay, so the
+//! Ruby thread itself makes one. Sends from anywhere else (timers, other
+//! threads) wake at once.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use emws_core::OutKind;
-use emws_server::{ConnectionHandle, Payload, Sent};
+use emws_server::{runtime, ConnectionHandle, Payload, Sent};
+
+/// The connections owed a wake, while a deferral is active.
+struct Owed {
+    active: bool,
+    /// Emptied at the end of each deferral; its allocation is kept.
+    handles: Vec<Arc<ConnectionHandle>>,
+}
 
 thread_local! {
-    static OWED: RefCell<Option<Vec<Arc<ConnectionHandle>>>> = const { RefCell::new(None) };
+    static OWED: RefCell<Owed> = const {
+        RefCell::new(Owed { active: false, handles: Vec::new() })
+    };
 }
 
 /// Defers wakes until dropped (nested deferrals leave it to the outermost).
@@ -23,14 +34,7 @@ pub struct Deferral {
 
 impl Deferral {
     pub fn begin() -> Deferral {
-        let outermost = OWED.with(|owed| {
-            let mut owed = owed.borrow_mut();
-            let outermost = owed.is_none();
-            if outermost {
-                *owed = Some(Vec::new());
-            }
-            outermost
-        });
+        let outermost = OWED.with(|owed| !std::mem::replace(&mut owed.borrow_mut().active, true));
         Deferral { outermost }
     }
 }
@@ -40,25 +44,25 @@ impl Drop for Deferral {
         if !self.outermost {
             return;
         }
-        let owed = OWED
-            .with(|owed| owed.borrow_mut().take())
-            .unwrap_or_default();
-        for handle in owed {
-            handle.wake();
-        }
+        OWED.with(|owed| {
+            let mut owed = owed.borrow_mut();
+            owed.active = false;
+            runtime::wake_all(&mut owed.handles);
+        });
     }
 }
 
 /// Queues a frame, deferring the wake when a `Deferral` is active on this thread.
 pub fn send(handle: &Arc<ConnectionHandle>, kind: OutKind, payload: Payload<'_>) -> Sent {
-    OWED.with(|owed| match owed.borrow_mut().as_mut() {
-        Some(owed) => {
-            let (sent, owes_wake) = handle.send_deferred(kind, payload);
-            if owes_wake {
-                owed.push(handle.clone());
-            }
-            sent
+    OWED.with(|owed| {
+        let mut owed = owed.borrow_mut();
+        if !owed.active {
+            return handle.send(kind, payload);
         }
-        None => handle.send(kind, payload),
+        let (sent, owes_wake) = handle.send_deferred(kind, payload);
+        if owes_wake {
+            owed.handles.push(handle.clone());
+        }
+        sent
     })
 }

@@ -120,9 +120,17 @@ enum Command {
 /// Commands for the task, and the waker of the task waiting for them.
 #[derive(Default)]
 struct Inbox {
+    /// Taken whole by the task, so an idle connection holds no allocation.
     commands: VecDeque<Command>,
+    /// How many commands the task took last time: the next batch is sized
+    /// for as many (echoes and bursts repeat their size), so that it is
+    /// allocated once rather than grown from 4 by doubling.
+    last_taken: u8,
     waker: Option<Waker>,
 }
+
+/// The most commands a new batch is sized for in advance.
+const MAX_PRESIZED_COMMANDS: usize = 64;
 
 /// The Ruby side's view of one connection; shared with its task.
 pub struct ConnectionHandle {
@@ -311,6 +319,10 @@ impl ConnectionHandle {
     fn push(&self, command: Command, wake: bool) {
         let waker = {
             let mut inbox = lock(&self.inbox);
+            if inbox.commands.capacity() == 0 {
+                let expected = usize::from(inbox.last_taken);
+                inbox.commands.reserve(expected.max(1));
+            }
             inbox.commands.push_back(command);
             if wake {
                 inbox.waker.take()
@@ -329,7 +341,12 @@ impl ConnectionHandle {
         if !inbox.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             inbox.waker = Some(waker.clone());
         }
-        std::mem::take(&mut inbox.commands)
+        let commands = std::mem::take(&mut inbox.commands);
+        // A poll for the socket alone takes none; that says nothing of the next batch.
+        if !commands.is_empty() {
+            inbox.last_taken = commands.len().min(MAX_PRESIZED_COMMANDS) as u8;
+        }
+        commands
     }
 
     fn written(&self, bytes: usize) {

@@ -9,6 +9,7 @@ mod outbox;
 pub mod runtime;
 pub mod server;
 pub mod tls;
+mod wake_relay;
 
 pub use bridge::Bridge;
 pub use connection::{ConnectionHandle, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};

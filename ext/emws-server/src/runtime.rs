@@ -1,8 +1,9 @@
 //! The process's tokio runtime, shared by every server.
 //!
 //! Created on first use, with `set_worker_threads` (or `EMWS_WORKERS`, or one
-//! thread per core) worker threads. A forked child cannot use its parent's
-//! threads, so a child gets a runtime of its own.
+//! thread per core) worker threads, and with the relay that wakes connection
+//! tasks for the Ruby thread. A forked child cannot use its parent's threads,
+//! so a child gets a runtime (and relay) of its own.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,8 +11,18 @@ use std::sync::{Arc, Mutex};
 
 use tokio::runtime::{Builder, Runtime};
 
+use crate::connection::ConnectionHandle;
+use crate::wake_relay::WakeRelay;
+
 static WORKER_THREADS: AtomicUsize = AtomicUsize::new(0);
-static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+static RUNTIME: Mutex<Option<Shared>> = Mutex::new(None);
+
+/// The runtime of the process `pid`, and its wake relay.
+struct Shared {
+    pid: u32,
+    runtime: Arc<Runtime>,
+    relay: Arc<WakeRelay>,
+}
 
 /// Sets the worker count for a runtime not yet created; 0 means the default.
 pub fn set_worker_threads(count: usize) {
@@ -30,15 +41,29 @@ pub fn worker_threads() -> usize {
 }
 
 pub(crate) fn get() -> io::Result<Arc<Runtime>> {
+    shared().map(|shared| shared.0)
+}
+
+/// Wakes the tasks of `handles` (leaving it empty) from a worker of the
+/// runtime: one cross-thread wake for the lot instead of one per task.
+pub fn wake_all(handles: &mut Vec<Arc<ConnectionHandle>>) {
+    match shared() {
+        Ok((_, relay)) => relay.wake_all(handles),
+        // Without a runtime there are no tasks to hand over to; wake in place.
+        Err(_) => handles.drain(..).for_each(|handle| handle.wake()),
+    }
+}
+
+fn shared() -> io::Result<(Arc<Runtime>, Arc<WakeRelay>)> {
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
     let pid = std::process::id();
-    if let Some((owner, runtime)) = slot.as_ref() {
-        if *owner == pid {
-            return Ok(runtime.clone());
+    if let Some(shared) = slot.as_ref() {
+        if shared.pid == pid {
+            return Ok((shared.runtime.clone(), shared.relay.clone()));
         }
         // The parent's worker threads do not exist in this child: leak its
         // runtime (dropping it would wait for threads that are not there).
-        if let Some((_, stale)) = slot.take() {
+        if let Some(stale) = slot.take() {
             std::mem::forget(stale);
         }
     }
@@ -49,6 +74,11 @@ pub(crate) fn get() -> io::Result<Arc<Runtime>> {
             .enable_all()
             .build()?,
     );
-    *slot = Some((pid, runtime.clone()));
-    Ok(runtime)
+    let relay = WakeRelay::start(&runtime);
+    *slot = Some(Shared {
+        pid,
+        runtime: runtime.clone(),
+        relay: relay.clone(),
+    });
+    Ok((runtime, relay))
 }
