@@ -44,6 +44,18 @@ module EMWSSpec
       expect(frame.text).to eq('Hello, wörld ✓')
     end
 
+    it 'gives onmessage Strings whose ascii_only? and valid_encoding? agree with a fresh scan of their bytes' do
+      texts = ['plain ascii', 'ü', "#{'a' * 40}é", '']
+      received, = exchange(texts.size) { |c| texts.each { |t| c.send_text(t) } }
+      expect(received.map { |_, m, _| m }).to eq(texts)
+      received.each do |_, message, _|
+        rescanned = message.b.force_encoding(Encoding::UTF_8)
+        expect([message.ascii_only?, message.valid_encoding?])
+          .to eq([rescanned.ascii_only?, rescanned.valid_encoding?]), message.inspect
+      end
+      expect(received.map { |_, m, _| m.ascii_only? }).to eq([true, false, false, true])
+    end
+
     it 'echoes a binary message; onbinary gets an ASCII-8BIT String' do
       payload = (0..255).map(&:chr).join.b * 2
       received, client = exchange(1) { |c| c.send_binary(payload) }

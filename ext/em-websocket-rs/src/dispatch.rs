@@ -100,9 +100,10 @@ impl Reactor {
         }
         let total = batch.len();
         let _deferral = crate::wakes::Deferral::begin();
+        let mut recipients = Recipients::new(connections);
         let mut events = batch.drain(..);
         while let Some(event) = events.next() {
-            if let Err(error) = deliver(ruby, router, connections, event) {
+            if let Err(error) = deliver(ruby, router, &mut recipients, event) {
                 let mut pending = rb_self.pending.borrow_mut();
                 let mut rest: Vec<Event> = events.collect();
                 rest.append(&mut pending);
@@ -121,7 +122,50 @@ impl Reactor {
     }
 }
 
-fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Result<(), Error> {
+/// The Ruby connections by id, remembering the last one asked for: a read's
+/// events are queued together, so a connection's events come in runs and one
+/// Hash lookup serves the run.
+struct Recipients {
+    connections: RHash,
+    /// The last connection found, and whether it was created with `:debug`.
+    last: Option<(u64, Value, bool)>,
+}
+
+impl Recipients {
+    fn new(connections: RHash) -> Recipients {
+        Recipients {
+            connections,
+            last: None,
+        }
+    }
+
+    /// The connection and its `:debug` flag; `None` for one the Ruby side
+    /// refused (its server had stopped).
+    fn get(&mut self, ruby: &Ruby, id: u64) -> Option<(Value, bool)> {
+        match self.last {
+            Some((last_id, conn, debug)) if last_id == id => Some((conn, debug)),
+            _ => {
+                let conn: Value = self.connections.get(id)?;
+                let debug = debugging(ruby, conn);
+                self.last = Some((id, conn, debug));
+                Some((conn, debug))
+            }
+        }
+    }
+
+    /// Forgets a closed connection.
+    fn remove(&mut self, id: u64) -> Result<(), Error> {
+        self.last = None;
+        self.connections.delete::<_, Option<Value>>(id).map(drop)
+    }
+}
+
+fn deliver(
+    ruby: &Ruby,
+    router: Value,
+    recipients: &mut Recipients,
+    event: Event,
+) -> Result<(), Error> {
     let id = event.connection_id();
     if let Event::Accepted { server, handle } = event {
         let accepted: Result<Value, Error> =
@@ -133,21 +177,19 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         handle.release(barrier);
         return Ok(());
     }
-    let Some(conn) = connections.get(id) else {
-        // The Ruby side refused the connection (its server had stopped).
+    let Some((conn, debug)) = recipients.get(ruby, id) else {
         return Ok(());
     };
     let _: Value = match event {
         Event::Accepted { .. } | Event::Barrier { .. } => unreachable!("handled above"),
         Event::Opened { opened, .. } => conn.funcall(*OPEN, open_args(ruby, *opened)?)?,
         Event::Text { data, .. } => {
-            // The core has validated the text as UTF-8.
-            let text = ruby.enc_str_new(&data, ruby.utf8_encoding());
-            return deliver_message(ruby, conn, text, *MESSAGE, *TRIGGER_MESSAGE);
+            let text = validated_text(ruby, &data);
+            return deliver_message(ruby, conn, debug, text, *MESSAGE, *TRIGGER_MESSAGE);
         }
         Event::Binary { data, .. } => {
             let data = ruby.str_from_slice(&data);
-            return deliver_message(ruby, conn, data, *BINARY, *TRIGGER_BINARY);
+            return deliver_message(ruby, conn, debug, data, *BINARY, *TRIGGER_BINARY);
         }
         Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
         Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
@@ -159,7 +201,7 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         }
         Event::Error { kind, message, .. } => conn.funcall(*ERROR, (error_kind(kind), message))?,
         Event::Closed { info, opened, .. } => {
-            let _: Option<Value> = connections.delete(id)?;
+            recipients.remove(id)?;
             let reason = info
                 .reason
                 .map(|reason| ruby.enc_str_new(&reason, ruby.utf8_encoding()));
@@ -167,6 +209,32 @@ fn deliver(ruby: &Ruby, router: Value, connections: RHash, event: Event) -> Resu
         }
     };
     Ok(())
+}
+
+/// A UTF-8 String of text the core has validated, with its code range set
+/// from what is known (as `RB_ENCODING_SET_INLINED` and `ENC_CODERANGE_SET`
+/// do), so that neither associating the encoding nor `ws.send`'s check of
+/// the String scans or looks anything up again.
+fn validated_text(ruby: &Ruby, text: &[u8]) -> RString {
+    use rb_sys::ruby_coderange_type::{self, RUBY_ENC_CODERANGE_7BIT, RUBY_ENC_CODERANGE_VALID};
+    use rb_sys::ruby_encoding_consts::{RUBY_ENCODING_MASK, RUBY_ENCODING_SHIFT};
+    let string = ruby.str_from_slice(text);
+    let range = if text.is_ascii() {
+        RUBY_ENC_CODERANGE_7BIT
+    } else {
+        RUBY_ENC_CODERANGE_VALID
+    };
+    let shift = RUBY_ENCODING_SHIFT as u32;
+    let fields = RUBY_ENCODING_MASK as rb_sys::VALUE
+        | ruby_coderange_type::RUBY_ENC_CODERANGE_MASK as rb_sys::VALUE;
+    // SAFETY: on the Ruby thread, on a String just created that no other
+    // code has seen yet; UTF-8's index is below the inline maximum.
+    unsafe {
+        let utf8 = rb_sys::rb_utf8_encindex() as rb_sys::VALUE;
+        let basic = string.as_raw() as *mut rb_sys::RBasic;
+        (*basic).flags = ((*basic).flags & !fields) | (utf8 << shift) | range as rb_sys::VALUE;
+    }
+    string
 }
 
 /// Whether the connection was created with `:debug` (and so logs each message).
@@ -184,11 +252,12 @@ fn debugging(ruby: &Ruby, conn: Value) -> bool {
 fn deliver_message(
     ruby: &Ruby,
     conn: Value,
+    debug: bool,
     message: RString,
     logged: OpaqueId,
     trigger: OpaqueId,
 ) -> Result<(), Error> {
-    if debugging(ruby, conn) {
+    if debug {
         return conn.funcall::<_, _, Value>(logged, (message,)).map(drop);
     }
     match conn.funcall::<_, _, Value>(trigger, (message,)) {
