@@ -35,6 +35,12 @@ module EventMachine
 
       # Creates the object for a connection the native server accepted.
       def self.accept(native, options)
+        # Read by the native dispatch: when this class keeps the library's own
+        # trigger_on_message/trigger_on_binary, it may call the onmessage and
+        # onbinary blocks itself (a class or module overriding either is
+        # called as before). Checked on each accept, so a later override counts.
+        @_rs_plain_triggers = instance_method(:trigger_on_message).owner == Connection &&
+                              instance_method(:trigger_on_binary).owner == Connection
         connection = allocate
         connection.instance_variable_set(:@native, native)
         connection.instance_variable_set(:@signature, native.id)

@@ -82,5 +82,52 @@ module EMWSSpec
       expect(got.map(&:last)).to eq(['text counted a'.b, 'text counted é'.b, 'text counted c'.b,
                                      "binary counted \x00".b, "binary counted \xFF".b])
     end
+
+    # Overrides through a module prepended to a subclass.
+    module Tagging
+      def trigger_on_message(msg)
+        super("tagged #{msg}")
+      end
+    end
+
+    class TaggedConnection < EM::WebSocket::Connection
+      prepend Tagging
+    end
+
+    it 'calls a trigger_on_message prepended by a module' do
+      got = echo_each_kind(-> { EM.start_server(Helpers::HOST, port, TaggedConnection, {}, &DELIVERY_ECHO) })
+      expect(got.map(&:last)).to eq(['text tagged a'.b, 'text tagged é'.b, 'text tagged c'.b,
+                                     "binary \x00".b, "binary \xFF".b])
+    end
+
+    it 'uses a block replaced by the one before, even for messages read together' do
+      got = echo_each_kind(lambda do
+        start_server do |ws|
+          ws.onmessage do |m|
+            ws.send("first #{m}")
+            ws.onmessage { |n| ws.send("second #{n}") }
+          end
+          ws.onbinary { |m| ws.send_binary(m) }
+        end
+      end)
+      expect(got.map(&:last).first(3)).to eq(['first a'.b, 'second é'.b, 'second c'.b])
+    end
+
+    it 'treats `onmessage` given no block as em-websocket does: the message raises, onerror, close 3000' do
+      errors = []
+      closed = nil
+      em_run do
+        start_server do |ws|
+          ws.onmessage
+          ws.onerror { |e| errors << e.class }
+          ws.onclose { |event| closed = event[:code] }
+        end
+        client = connect_client
+        client.on_open { client.send_text('x') }
+        client.on_close { done }
+      end
+      expect(errors).to eq([NoMethodError])
+      expect(closed).to eq(3000)
+    end
   end
 end

@@ -14,7 +14,7 @@ use emws_core::{DeflateConfig, HandshakeConfig};
 use emws_server::{
     Bridge, ErrorKind, Event, Opened, Pem, Server, ServerConfig, TlsConfig, TlsOptions,
 };
-use magnus::rb_sys::{AsRawId, AsRawValue};
+use magnus::rb_sys::{AsRawId, AsRawValue, FromRawValue};
 use magnus::value::{IntoId, LazyId, OpaqueId, ReprValue};
 use magnus::{Error, RArray, RHash, RString, Ruby, Symbol, TryConvert, Value};
 
@@ -34,6 +34,9 @@ static APPLICATION_ERROR: LazyId = LazyId::new("_rs_application_error");
 static TRIGGER_MESSAGE: LazyId = LazyId::new("trigger_on_message");
 static TRIGGER_BINARY: LazyId = LazyId::new("trigger_on_binary");
 static DEBUG: LazyId = LazyId::new("@debug");
+static ON_MESSAGE: LazyId = LazyId::new("@onmessage");
+static ON_BINARY: LazyId = LazyId::new("@onbinary");
+static PLAIN_TRIGGERS: LazyId = LazyId::new("@_rs_plain_triggers");
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Reactor", free_immediately, size)]
 pub struct Reactor {
@@ -122,13 +125,39 @@ impl Reactor {
     }
 }
 
+/// How a connection's messages reach the application.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Through `_rs_message`/`_rs_binary`, which log them (`:debug`).
+    Logged,
+    /// Through `trigger_on_message`/`trigger_on_binary`: its class overrides them.
+    Triggers,
+    /// Straight to the `onmessage`/`onbinary` block, which is all the
+    /// library's own triggers would do.
+    Blocks,
+}
+
+impl Route {
+    fn of(ruby: &Ruby, conn: Value) -> Route {
+        if ivar(ruby, conn, *DEBUG).is_some() {
+            return Route::Logged;
+        }
+        // SAFETY: on the Ruby thread, with a live object.
+        let class = unsafe { Value::from_raw(rb_sys::rb_obj_class(conn.as_raw())) };
+        // Set by `Connection.accept` for the connection's class.
+        match ivar(ruby, class, *PLAIN_TRIGGERS) {
+            Some(_) => Route::Blocks,
+            None => Route::Triggers,
+        }
+    }
+}
+
 /// The Ruby connections by id, remembering the last one asked for: a read's
 /// events are queued together, so a connection's events come in runs and one
 /// Hash lookup serves the run.
 struct Recipients {
     connections: RHash,
-    /// The last connection found, and whether it was created with `:debug`.
-    last: Option<(u64, Value, bool)>,
+    last: Option<(u64, Value, Route)>,
 }
 
 impl Recipients {
@@ -139,16 +168,16 @@ impl Recipients {
         }
     }
 
-    /// The connection and its `:debug` flag; `None` for one the Ruby side
+    /// The connection and how its messages go; `None` for one the Ruby side
     /// refused (its server had stopped).
-    fn get(&mut self, ruby: &Ruby, id: u64) -> Option<(Value, bool)> {
+    fn get(&mut self, ruby: &Ruby, id: u64) -> Option<(Value, Route)> {
         match self.last {
-            Some((last_id, conn, debug)) if last_id == id => Some((conn, debug)),
+            Some((last_id, conn, route)) if last_id == id => Some((conn, route)),
             _ => {
                 let conn: Value = self.connections.get(id)?;
-                let debug = debugging(ruby, conn);
-                self.last = Some((id, conn, debug));
-                Some((conn, debug))
+                let route = Route::of(ruby, conn);
+                self.last = Some((id, conn, route));
+                Some((conn, route))
             }
         }
     }
@@ -159,6 +188,25 @@ impl Recipients {
         self.connections.delete::<_, Option<Value>>(id).map(drop)
     }
 }
+
+/// The Ruby methods and block for one kind of message.
+struct MessageKind {
+    logged: &'static LazyId,
+    trigger: &'static LazyId,
+    block: &'static LazyId,
+}
+
+static TEXT_MESSAGE: MessageKind = MessageKind {
+    logged: &MESSAGE,
+    trigger: &TRIGGER_MESSAGE,
+    block: &ON_MESSAGE,
+};
+
+static BINARY_MESSAGE: MessageKind = MessageKind {
+    logged: &BINARY,
+    trigger: &TRIGGER_BINARY,
+    block: &ON_BINARY,
+};
 
 fn deliver(
     ruby: &Ruby,
@@ -177,7 +225,7 @@ fn deliver(
         handle.release(barrier);
         return Ok(());
     }
-    let Some((conn, debug)) = recipients.get(ruby, id) else {
+    let Some((conn, route)) = recipients.get(ruby, id) else {
         return Ok(());
     };
     let _: Value = match event {
@@ -185,11 +233,11 @@ fn deliver(
         Event::Opened { opened, .. } => conn.funcall(*OPEN, open_args(ruby, *opened)?)?,
         Event::Text { data, .. } => {
             let text = validated_text(ruby, &data);
-            return deliver_message(ruby, conn, debug, text, *MESSAGE, *TRIGGER_MESSAGE);
+            return deliver_message(ruby, conn, route, text, &TEXT_MESSAGE);
         }
         Event::Binary { data, .. } => {
             let data = ruby.str_from_slice(&data);
-            return deliver_message(ruby, conn, debug, data, *BINARY, *TRIGGER_BINARY);
+            return deliver_message(ruby, conn, route, data, &BINARY_MESSAGE);
         }
         Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
         Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
@@ -237,30 +285,40 @@ fn validated_text(ruby: &Ruby, text: &[u8]) -> RString {
     string
 }
 
-/// Whether the connection was created with `:debug` (and so logs each message).
-fn debugging(ruby: &Ruby, conn: Value) -> bool {
+/// An instance variable's value; `None` when unset, nil or false.
+fn ivar(ruby: &Ruby, object: Value, name: OpaqueId) -> Option<Value> {
+    let name = name.into_id_with(ruby).as_raw();
     // SAFETY: on the Ruby thread; reading an instance variable cannot raise.
-    let value = unsafe { rb_sys::rb_ivar_get(conn.as_raw(), (*DEBUG).into_id_with(ruby).as_raw()) };
-    rb_sys::TEST(value)
+    let value = unsafe { rb_sys::rb_ivar_get(object.as_raw(), name) };
+    // SAFETY: a VALUE Ruby just returned.
+    rb_sys::TEST(value).then(|| unsafe { Value::from_raw(value) })
 }
 
-/// A message to the connection: through `_rs_message`/`_rs_binary` (which
-/// log it) when debugging, otherwise straight to its `trigger_on_*` (one Ruby
-/// call per message instead of three), with em-websocket's rule for what the
-/// application raises: a StandardError closes the connection with 3000 and
-/// goes to `onerror` (`_rs_application_error`); anything else goes up.
+/// A message to the connection, by its route, with em-websocket's rule for
+/// what the application raises: a StandardError closes the connection with
+/// 3000 and goes to `onerror` (`_rs_application_error`); anything else goes
+/// up. `Route::Blocks` calls the block itself when it is a Proc; anything
+/// else (no block, nil) goes through the trigger, which does what it does.
 fn deliver_message(
     ruby: &Ruby,
     conn: Value,
-    debug: bool,
+    route: Route,
     message: RString,
-    logged: OpaqueId,
-    trigger: OpaqueId,
+    kind: &MessageKind,
 ) -> Result<(), Error> {
-    if debug {
-        return conn.funcall::<_, _, Value>(logged, (message,)).map(drop);
-    }
-    match conn.funcall::<_, _, Value>(trigger, (message,)) {
+    let delivered = match route {
+        Route::Logged => {
+            return conn
+                .funcall::<_, _, Value>(**kind.logged, (message,))
+                .map(drop)
+        }
+        Route::Blocks => match ivar(ruby, conn, **kind.block) {
+            Some(block) if is_proc(block) => call_block(block, message),
+            _ => conn.funcall::<_, _, Value>(**kind.trigger, (message,)),
+        },
+        Route::Triggers => conn.funcall::<_, _, Value>(**kind.trigger, (message,)),
+    };
+    match delivered {
         Ok(_) => Ok(()),
         Err(error) if error.is_kind_of(ruby.exception_standard_error()) => {
             let exception = error.value().expect("an exception, not a jump");
@@ -269,6 +327,23 @@ fn deliver_message(
         }
         Err(error) => Err(error),
     }
+}
+
+fn is_proc(value: Value) -> bool {
+    // SAFETY: on the Ruby thread, with a live object.
+    rb_sys::TEST(unsafe { rb_sys::rb_obj_is_proc(value.as_raw()) })
+}
+
+/// `block.call(message)`, as `Proc#call` does it, without an argument Array.
+fn call_block(block: Value, message: RString) -> Result<Value, Error> {
+    let argv = [message.as_raw()];
+    // SAFETY: on the Ruby thread; `argv` outlives the call and holds a live
+    // String, which the stack keeps from the GC.
+    magnus::rb_sys::protect(|| unsafe {
+        rb_sys::rb_proc_call_with_block(block.as_raw(), 1, argv.as_ptr(), rb_sys::Qnil as _)
+    })
+    // SAFETY: a VALUE Ruby just returned.
+    .map(|value| unsafe { Value::from_raw(value) })
 }
 
 type OpenArgs = (
