@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant, Sleep};
 
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
+use crate::message_bytes::MessageBytes;
 use crate::outbox::Outbox;
 use crate::server::ServerShared;
 
@@ -43,10 +44,6 @@ const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
 const TURNS_PER_POLL: usize = 16;
 /// How long a graceful end waits for the peer to take our FIN.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
-
-/// Payloads up to this many bytes travel inside their `Command`: a small
-/// send allocates nothing (the command is no larger for it).
-const INLINE_PAYLOAD: usize = 46;
 
 /// A message's bytes as the sender hands them over.
 pub enum Payload<'a> {
@@ -69,22 +66,13 @@ impl Payload<'_> {
     }
 
     fn into_command(self, kind: OutKind) -> Command {
-        match self {
-            Payload::Borrowed(slice) if slice.len() <= INLINE_PAYLOAD => {
-                let mut data = [0; INLINE_PAYLOAD];
-                data[..slice.len()].copy_from_slice(slice);
-                Command::SendInline {
-                    kind,
-                    len: slice.len() as u8,
-                    data,
-                }
-            }
-            Payload::Borrowed(slice) => Command::Send {
-                kind,
-                payload: Bytes::copy_from_slice(slice),
-            },
-            Payload::Shared(payload) => Command::Send { kind, payload },
-        }
+        let payload = match self {
+            // A small send allocates nothing (the command is no larger for it).
+            Payload::Borrowed(slice) => MessageBytes::copy_from(slice),
+            // A shared buffer stays shared, however small: a fan-out's one copy.
+            Payload::Shared(bytes) => MessageBytes::Shared(bytes),
+        };
+        Command::Send { kind, payload }
     }
 }
 
@@ -96,12 +84,7 @@ enum Command {
     Release(u64),
     Send {
         kind: OutKind,
-        payload: Bytes,
-    },
-    SendInline {
-        kind: OutKind,
-        len: u8,
-        data: [u8; INLINE_PAYLOAD],
+        payload: MessageBytes,
     },
     Raw(Bytes),
     Close {
@@ -785,10 +768,13 @@ where
                 Command::Start => self.started = true,
                 Command::Panic => panic!("panic requested by the test suite"),
                 Command::Release(barrier) => self.release(barrier),
-                Command::Send { kind, payload } => self.encode(kind, Payload::Shared(payload)),
-                Command::SendInline { kind, len, data } => {
-                    self.encode(kind, Payload::Borrowed(&data[..len as usize]))
-                }
+                Command::Send { kind, payload } => self.encode(
+                    kind,
+                    match payload {
+                        MessageBytes::Shared(bytes) => Payload::Shared(bytes),
+                        MessageBytes::Inline { .. } => Payload::Borrowed(&payload),
+                    },
+                ),
                 Command::Raw(data) => self.outbox.push_bytes(data),
                 Command::Close {
                     code,
@@ -984,16 +970,28 @@ where
         let mut replies = replies.as_slice();
         for event in decoded.drain(..) {
             let event = match event {
-                emws_core::Event::Text(data) => Event::Text { id, data },
-                emws_core::Event::Binary(data) => Event::Binary { id, data },
+                emws_core::Event::Text(data) => Event::Text {
+                    id,
+                    data: MessageBytes::small_inline(data),
+                },
+                emws_core::Event::Binary(data) => Event::Binary {
+                    id,
+                    data: MessageBytes::small_inline(data),
+                },
                 emws_core::Event::Ping(data) => {
                     let pong = self.pong_len(data.len()).min(replies.len());
                     let (this_pong, rest) = replies.split_at(pong);
                     replies = rest;
                     self.queue_replies(this_pong, batch);
-                    Event::Ping { id, data }
+                    Event::Ping {
+                        id,
+                        data: MessageBytes::small_inline(data),
+                    }
                 }
-                emws_core::Event::Pong(data) => Event::Pong { id, data },
+                emws_core::Event::Pong(data) => Event::Pong {
+                    id,
+                    data: MessageBytes::small_inline(data),
+                },
                 emws_core::Event::Close { code, reason } => {
                     if let Some(info) = clean_close_info(draft, code, reason) {
                         self.finish.info = Some(Box::new(info));
@@ -1210,6 +1208,7 @@ fn seconds(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message_bytes::INLINE_BYTES;
     use std::time::Duration;
 
     fn handle(drain_threshold: usize) -> ConnectionHandle {
@@ -1251,16 +1250,24 @@ mod tests {
     fn a_small_payload_travels_in_a_command_no_larger_than_a_close() {
         assert!(std::mem::size_of::<Command>() <= 56);
         let inline = Payload::Borrowed(b"hello").into_command(OutKind::Text);
-        assert!(
-            matches!(inline, Command::SendInline { len: 5, data, .. } if &data[..5] == b"hello")
-        );
-        let large = Payload::Borrowed(&[7; INLINE_PAYLOAD + 1]).into_command(OutKind::Binary);
-        assert!(
-            matches!(large, Command::Send { payload, .. } if payload.len() == INLINE_PAYLOAD + 1)
-        );
+        assert!(matches!(
+            inline,
+            Command::Send {
+                payload: MessageBytes::Inline { len: 5, .. },
+                ..
+            }
+        ));
+        let large = Payload::Borrowed(&[7; INLINE_BYTES + 1]).into_command(OutKind::Binary);
+        assert!(matches!(
+            large,
+            Command::Send { payload: MessageBytes::Shared(ref b), .. } if b.len() == INLINE_BYTES + 1
+        ));
         // A shared buffer stays shared, however small (a fan-out's one copy).
         let shared = Payload::Shared(Bytes::from_static(b"hi")).into_command(OutKind::Text);
-        assert!(matches!(shared, Command::Send { payload, .. } if payload.len() == 2));
+        assert!(matches!(
+            shared,
+            Command::Send { payload: MessageBytes::Shared(ref b), .. } if b.len() == 2
+        ));
     }
 
     #[test]

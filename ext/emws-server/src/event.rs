@@ -6,6 +6,7 @@ use bytes::Bytes;
 use emws_core::{Draft, Request};
 
 use crate::connection::ConnectionHandle;
+use crate::message_bytes::MessageBytes;
 
 /// How a connection ended, as em-websocket reports it to `onclose`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,19 +72,19 @@ pub enum Event {
     },
     Text {
         id: u64,
-        data: Bytes,
+        data: MessageBytes,
     },
     Binary {
         id: u64,
-        data: Bytes,
+        data: MessageBytes,
     },
     Ping {
         id: u64,
-        data: Bytes,
+        data: MessageBytes,
     },
     Pong {
         id: u64,
-        data: Bytes,
+        data: MessageBytes,
     },
     Error {
         id: u64,
