@@ -2,10 +2,13 @@
 //!
 //! `dispatch` runs on the reactor thread when the wake descriptor is readable.
 //! It takes the whole batch and calls one Ruby method per event on the
-//! connection object (looked up by id in the Ruby side's Hash). If a callback
-//! raises, the rest of the batch is kept for the next call and the wake
-//! descriptor is made readable again, so that an exception the application
-//! lets escape into the reactor loses no event.
+//! connection object (looked up by id in the Ruby side's Hash, once per run
+//! of one connection's events); a message goes straight to the application's
+//! `onmessage`/`onbinary` block when that is all the connection's own
+//! trigger method would do. If a callback raises, the rest of the batch is
+//! kept for the next call and the wake descriptor is made readable again, so
+//! that an exception the application lets escape into the reactor loses no
+//! event.
 
 use std::cell::RefCell;
 use std::sync::Arc;
