@@ -37,10 +37,11 @@ module EventMachine
       def self.accept(native, options)
         # Read by the native dispatch: when this class keeps the library's own
         # trigger_on_message/trigger_on_binary, it may call the onmessage and
-        # onbinary blocks itself (a class or module overriding either is
-        # called as before). Checked on each accept, so a later override counts.
-        @_rs_plain_triggers = instance_method(:trigger_on_message).owner == Connection &&
-                              instance_method(:trigger_on_binary).owner == Connection
+        # onbinary blocks itself (an override by a subclass, a module or a
+        # redefinition is called as before; so is one on a single object,
+        # which the dispatch checks). Checked on each accept, so a later
+        # override counts.
+        @_rs_plain_triggers = library_triggers?
         connection = allocate
         connection.instance_variable_set(:@native, native)
         connection.instance_variable_set(:@signature, native.id)
@@ -66,6 +67,18 @@ module EventMachine
 
       def trigger_on_binary(msg)
         @onbinary.call(msg) if defined? @onbinary
+      end
+
+      # Where the library defines the triggers the native dispatch may stand in for.
+      LIBRARY_TRIGGERS = %i[trigger_on_message trigger_on_binary].to_h do |name|
+        [name, instance_method(name).source_location]
+      end.freeze
+
+      def self.library_triggers?
+        LIBRARY_TRIGGERS.all? do |name, location|
+          trigger = instance_method(name)
+          trigger.owner == Connection && trigger.source_location == location
+        end
       end
 
       def trigger_on_open(handshake)

@@ -100,6 +100,45 @@ module EMWSSpec
                                      "binary \x00".b, "binary \xFF".b])
     end
 
+    it 'calls a trigger_on_message defined on one connection object, or a module it was extended with' do
+      tagging = Module.new do
+        def trigger_on_binary(msg)
+          super("extended ".b + msg)
+        end
+      end
+      got = echo_each_kind(lambda do
+        start_server do |ws|
+          DELIVERY_ECHO.call(ws)
+          def ws.trigger_on_message(msg)
+            super("single #{msg}")
+          end
+          ws.extend(tagging)
+        end
+      end)
+      expect(got.map(&:last)).to eq(['text single a'.b, 'text single é'.b, 'text single c'.b,
+                                     "binary extended \x00".b, "binary extended \xFF".b])
+    end
+
+    it 'delivers nothing to a connection after its onclose, when a callback stops the server mid-batch' do
+      log = []
+      em_run do
+        server = start_server do |ws|
+          ws.onmessage do |m|
+            log << [:message, m]
+            server.stop if m == 'one'
+          end
+          ws.onclose { log << [:close] }
+        end
+        client = connect_client
+        # Three messages in one write: one read, one batch.
+        client.on_open { client.send_data(%w[one two three].map { |t| Frames.encode(:text, t) }.join) }
+        client.on_close { EM.add_timer(0.1) { done } }
+      end
+      expect(log.first).to eq([:message, 'one'])
+      expect(log.last).to eq([:close])
+      expect(log.count([:close])).to eq(1)
+    end
+
     it 'uses a block replaced by the one before, even for messages read together' do
       got = echo_each_kind(lambda do
         start_server do |ws|

@@ -10,7 +10,7 @@
 //! that an exception the application lets escape into the reactor loses no
 //! event.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use emws_core::{DeflateConfig, HandshakeConfig};
@@ -48,6 +48,9 @@ pub struct Reactor {
     pending: RefCell<Vec<Event>>,
     /// The last batch's buffer, emptied, to be the bridge's next queue.
     spare: RefCell<Vec<Event>>,
+    /// Connections removed so far: a dispatch run from inside a callback
+    /// (`Server#stop`) may remove the one an outer dispatch remembers.
+    removals: Cell<u64>,
 }
 
 /// A buffer that grew past this many events in a burst is not kept.
@@ -65,6 +68,7 @@ impl Reactor {
             bridge: Arc::new(bridge),
             pending: RefCell::new(Vec::new()),
             spare: RefCell::new(Vec::new()),
+            removals: Cell::new(0),
         })
     }
 
@@ -106,7 +110,7 @@ impl Reactor {
         }
         let total = batch.len();
         let _deferral = crate::wakes::Deferral::begin();
-        let mut recipients = Recipients::new(connections);
+        let mut recipients = Recipients::new(connections, &rb_self.removals);
         let mut events = batch.drain(..);
         while let Some(event) = events.next() {
             if let Err(error) = deliver(ruby, router, &mut recipients, event) {
@@ -129,7 +133,7 @@ impl Reactor {
 }
 
 /// How a connection's messages reach the application.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Route {
     /// Through `_rs_message`/`_rs_binary`, which log them (`:debug`).
     Logged,
@@ -146,7 +150,18 @@ impl Route {
             return Route::Logged;
         }
         // SAFETY: on the Ruby thread, with a live object.
-        let class = unsafe { Value::from_raw(rb_sys::rb_obj_class(conn.as_raw())) };
+        let (class, own_class) = unsafe {
+            let raw = conn.as_raw();
+            let own_class = (*(raw as *const rb_sys::RBasic)).klass;
+            (rb_sys::rb_obj_class(raw), own_class)
+        };
+        // A method defined on this one object (`def ws.trigger_on_message`,
+        // `ws.extend`) lives in its singleton class: leave it to the triggers.
+        if own_class != class {
+            return Route::Triggers;
+        }
+        // SAFETY: a live class.
+        let class = unsafe { Value::from_raw(class) };
         // Set by `Connection.accept` for the connection's class.
         match ivar(ruby, class, *PLAIN_TRIGGERS) {
             Some(_) => Route::Blocks,
@@ -158,28 +173,46 @@ impl Route {
 /// The Ruby connections by id, remembering the last one asked for: a read's
 /// events are queued together, so a connection's events come in runs and one
 /// Hash lookup serves the run.
-struct Recipients {
+struct Recipients<'a> {
     connections: RHash,
-    last: Option<(u64, Value, Route)>,
+    removals: &'a Cell<u64>,
+    last: Option<Recipient>,
 }
 
-impl Recipients {
-    fn new(connections: RHash) -> Recipients {
+#[derive(Clone, Copy)]
+struct Recipient {
+    id: u64,
+    conn: Value,
+    route: Route,
+    /// `removals` when it was looked up: any removal since may have been it.
+    removals: u64,
+}
+
+impl<'a> Recipients<'a> {
+    fn new(connections: RHash, removals: &'a Cell<u64>) -> Recipients<'a> {
         Recipients {
             connections,
+            removals,
             last: None,
         }
     }
 
     /// The connection and how its messages go; `None` for one the Ruby side
-    /// refused (its server had stopped).
+    /// refused (its server had stopped) or has already closed.
     fn get(&mut self, ruby: &Ruby, id: u64) -> Option<(Value, Route)> {
         match self.last {
-            Some((last_id, conn, route)) if last_id == id => Some((conn, route)),
+            Some(last) if last.id == id && last.removals == self.removals.get() => {
+                Some((last.conn, last.route))
+            }
             _ => {
                 let conn: Value = self.connections.get(id)?;
                 let route = Route::of(ruby, conn);
-                self.last = Some((id, conn, route));
+                self.last = Some(Recipient {
+                    id,
+                    conn,
+                    route,
+                    removals: self.removals.get(),
+                });
                 Some((conn, route))
             }
         }
@@ -187,7 +220,7 @@ impl Recipients {
 
     /// Forgets a closed connection.
     fn remove(&mut self, id: u64) -> Result<(), Error> {
-        self.last = None;
+        self.removals.set(self.removals.get() + 1);
         self.connections.delete::<_, Option<Value>>(id).map(drop)
     }
 }
@@ -332,9 +365,10 @@ fn deliver_message(
     }
 }
 
+/// Whether `value` is a plain Proc (a subclass may define its own `call`).
 fn is_proc(value: Value) -> bool {
-    // SAFETY: on the Ruby thread, with a live object.
-    rb_sys::TEST(unsafe { rb_sys::rb_obj_is_proc(value.as_raw()) })
+    // SAFETY: on the Ruby thread, with a live object; rb_cProc is set at boot.
+    unsafe { rb_sys::rb_obj_class(value.as_raw()) == rb_sys::rb_cProc }
 }
 
 /// `block.call(message)`, as `Proc#call` does it, without an argument Array.

@@ -15,6 +15,6 @@ mod wake_relay;
 pub use bridge::Bridge;
 pub use connection::{ConnectionHandle, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
-pub use message_bytes::{MessageBytes, INLINE_BYTES};
+pub use message_bytes::MessageBytes;
 pub use server::{Server, ServerConfig};
 pub use tls::{Pem, TlsConfig, TlsError, TlsOptions};

@@ -47,6 +47,9 @@ pub(crate) fn get() -> io::Result<Arc<Runtime>> {
 /// Wakes the tasks of `handles` (leaving it empty) from a worker of the
 /// runtime: one cross-thread wake for the lot instead of one per task.
 pub fn wake_all(handles: &mut Vec<Arc<ConnectionHandle>>) {
+    if handles.is_empty() {
+        return;
+    }
     match shared() {
         Ok((_, relay)) => relay.wake_all(handles),
         // Without a runtime there are no tasks to hand over to; wake in place.

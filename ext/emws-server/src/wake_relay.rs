@@ -16,6 +16,10 @@ use tokio::sync::Notify;
 
 use crate::connection::ConnectionHandle;
 
+/// A list of handles that grew past this many in a burst (a broadcast to a
+/// great many connections) is not kept for the next.
+const MAX_KEPT_HANDLES: usize = 4096;
+
 pub(crate) struct WakeRelay {
     owed: Mutex<Vec<Arc<ConnectionHandle>>>,
     notify: Notify,
@@ -37,13 +41,17 @@ impl WakeRelay {
                 for handle in waking.drain(..) {
                     handle.wake();
                 }
+                if waking.capacity() > MAX_KEPT_HANDLES {
+                    waking = Vec::new();
+                }
             }
         });
         relay
     }
 
     /// Hands over every handle of `handles` (leaving it empty, its allocation
-    /// kept); the hand-over that finds the relay idle wakes it.
+    /// kept unless a burst made it large); the hand-over that finds the relay
+    /// idle wakes it.
     pub(crate) fn wake_all(&self, handles: &mut Vec<Arc<ConnectionHandle>>) {
         if handles.is_empty() {
             return;
@@ -54,6 +62,9 @@ impl WakeRelay {
             owed.append(handles);
             was_idle
         };
+        if handles.capacity() > MAX_KEPT_HANDLES {
+            *handles = Vec::new();
+        }
         if was_idle {
             // A permit is stored if the relay is not waiting yet, so this
             // wake cannot be lost between its take and its next wait.
