@@ -53,6 +53,12 @@ pub struct Reactor {
     removals: Cell<u64>,
 }
 
+/// A batch longer than this hands the wakes it owes to the relay every this
+/// many events: after a stall (a GC, a busy CPU) the replies to its first
+/// messages leave while the rest are delivered, instead of all at the end
+/// (A/B on the 100x10 echo: faster in 8 of 9 pairs, by 1-5%).
+const WAKE_EVERY: usize = 128;
+
 /// A buffer that grew past this many events in a burst is not kept.
 const MAX_SPARE_EVENTS: usize = 4096;
 
@@ -111,11 +117,14 @@ impl Reactor {
         let total = batch.len();
         let _deferral = crate::wakes::Deferral::begin();
         let mut recipients = Recipients::new(connections, &rb_self.removals);
-        let mut events = batch.drain(..);
-        while let Some(event) = events.next() {
+        let mut events = batch.drain(..).enumerate();
+        while let Some((delivered, event)) = events.next() {
+            if delivered % WAKE_EVERY == WAKE_EVERY - 1 {
+                crate::wakes::wake_owed();
+            }
             if let Err(error) = deliver(ruby, router, &mut recipients, event) {
                 let mut pending = rb_self.pending.borrow_mut();
-                let mut rest: Vec<Event> = events.collect();
+                let mut rest: Vec<Event> = events.map(|(_, event)| event).collect();
                 rest.append(&mut pending);
                 *pending = rest;
                 if !pending.is_empty() {

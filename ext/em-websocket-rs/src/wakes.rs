@@ -52,6 +52,13 @@ impl Drop for Deferral {
     }
 }
 
+/// Hands the wakes owed so far to the relay; the deferral goes on. A long
+/// batch calls this every so often, so that the replies to its first
+/// messages leave while the rest are still being delivered.
+pub fn wake_owed() {
+    OWED.with(|owed| runtime::wake_all(&mut owed.borrow_mut().handles));
+}
+
 /// Queues a frame, deferring the wake when a `Deferral` is active on this thread.
 pub fn send(handle: &Arc<ConnectionHandle>, kind: OutKind, payload: Payload<'_>) -> Sent {
     OWED.with(|owed| {
