@@ -1216,6 +1216,41 @@ mod tests {
     }
 
     #[test]
+    fn wakes_handed_to_the_relay_all_arrive() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::Wake;
+
+        struct Counter(AtomicUsize);
+        impl Wake for Counter {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let handles: Vec<Arc<ConnectionHandle>> = (0..4).map(|_| Arc::new(handle(0))).collect();
+        let mut owed = Vec::new();
+        // From a thread outside the runtime, as the Ruby thread does, round
+        // after round: each hand-over races the relay's last one.
+        for round in 1..=500 {
+            for handle in &handles {
+                handle.take_commands(&waker);
+            }
+            owed.extend(handles.iter().cloned());
+            crate::runtime::wake_all(&mut owed);
+            assert!(owed.is_empty());
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while counter.0.load(Ordering::SeqCst) < round * handles.len() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a wake was lost in round {round}"
+                );
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    #[test]
     fn ondrain_is_owed_once_everything_queued_past_the_threshold_is_written() {
         let handle = handle(100);
         handle.send_deferred(OutKind::Binary, Payload::Borrowed(&[0; 80]));
