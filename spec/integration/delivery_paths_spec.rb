@@ -32,6 +32,11 @@ module EMWSSpec
       got
     end
 
+    # The same, through EM.start_server with a Connection subclass.
+    def echo_each_kind_through(connection_class)
+      echo_each_kind(-> { EM.start_server(Helpers::HOST, port, connection_class, {}, &DELIVERY_ECHO) })
+    end
+
     let(:expected) do
       [[:text, 'text a'.b], [:text, 'text é'.b], [:text, 'text c'.b],
        [:binary, "binary \x00".b], [:binary, "binary \xFF".b]]
@@ -78,7 +83,7 @@ module EMWSSpec
     end
 
     it 'calls an overriding trigger_on_message and trigger_on_binary' do
-      got = echo_each_kind(-> { EM.start_server(Helpers::HOST, port, CountingConnection, {}, &DELIVERY_ECHO) })
+      got = echo_each_kind_through(CountingConnection)
       expect(got.map(&:last)).to eq(['text counted a'.b, 'text counted é'.b, 'text counted c'.b,
                                      "binary counted \x00".b, "binary counted \xFF".b])
     end
@@ -95,7 +100,7 @@ module EMWSSpec
     end
 
     it 'calls a trigger_on_message prepended by a module' do
-      got = echo_each_kind(-> { EM.start_server(Helpers::HOST, port, TaggedConnection, {}, &DELIVERY_ECHO) })
+      got = echo_each_kind_through(TaggedConnection)
       expect(got.map(&:last)).to eq(['text tagged a'.b, 'text tagged é'.b, 'text tagged c'.b,
                                      "binary \x00".b, "binary \xFF".b])
     end

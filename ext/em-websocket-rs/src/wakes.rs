@@ -5,7 +5,7 @@
 //! each of those tasks is woken once, and writes what piled up in one go. A
 //! broadcast to a thousand connections thus costs a thousand wakes per batch,
 //! not per message, and those are made by the runtime's wake relay, so the
-//! Ruby thread itself makes one. Sends from anywhere else (timers, other
+//! Ruby thread itself makes at most one. Sends from anywhere else (timers, other
 //! threads) wake at once.
 
 use std::cell::RefCell;
@@ -44,11 +44,8 @@ impl Drop for Deferral {
         if !self.outermost {
             return;
         }
-        OWED.with(|owed| {
-            let mut owed = owed.borrow_mut();
-            owed.active = false;
-            runtime::wake_all(&mut owed.handles);
-        });
+        OWED.with(|owed| owed.borrow_mut().active = false);
+        wake_owed();
     }
 }
 
