@@ -6,8 +6,8 @@
 //! so a child gets a runtime (and relay) of its own.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::runtime::{Builder, Runtime};
 
@@ -16,10 +16,21 @@ use crate::wake_relay::WakeRelay;
 
 static WORKER_THREADS: AtomicUsize = AtomicUsize::new(0);
 static RUNTIME: Mutex<Option<Shared>> = Mutex::new(None);
+/// How many forks separate this process from the one that loaded us: bumped
+/// in each child by a `pthread_atfork` handler. Every batch the Ruby thread
+/// delivers asks for the relay, and comparing this costs a load where asking
+/// the kernel for the pid would cost a system call.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+/// What registering that handler returned (0, or an errno).
+static COUNTING_FORKS: OnceLock<i32> = OnceLock::new();
 
-/// The runtime of the process `pid`, and its wake relay.
+extern "C" fn count_fork() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The runtime of the process `forks` forks down, and its wake relay.
 struct Shared {
-    pid: u32,
+    forks: u64,
     runtime: Arc<Runtime>,
     relay: Arc<WakeRelay>,
 }
@@ -58,10 +69,18 @@ pub fn wake_all(handles: &mut Vec<Arc<ConnectionHandle>>) {
 }
 
 fn shared() -> io::Result<(Arc<Runtime>, Arc<WakeRelay>)> {
+    // SAFETY: registers a handler that only does an atomic add, which is
+    // async-signal-safe as a forked child's handlers must be.
+    let registered = *COUNTING_FORKS
+        .get_or_init(|| unsafe { libc::pthread_atfork(None, None, Some(count_fork)) });
+    if registered != 0 {
+        // Without the handler a child would take its parent's runtime for its own.
+        return Err(io::Error::from_raw_os_error(registered));
+    }
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    let pid = std::process::id();
+    let forks = FORKS.load(Ordering::Relaxed);
     if let Some(shared) = slot.as_ref() {
-        if shared.pid == pid {
+        if shared.forks == forks {
             return Ok((shared.runtime.clone(), shared.relay.clone()));
         }
         // The parent's worker threads do not exist in this child: leak its
@@ -79,7 +98,7 @@ fn shared() -> io::Result<(Arc<Runtime>, Arc<WakeRelay>)> {
     );
     let relay = WakeRelay::start(&runtime);
     *slot = Some(Shared {
-        pid,
+        forks,
         runtime: runtime.clone(),
         relay: relay.clone(),
     });
