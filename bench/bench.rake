@@ -77,6 +77,11 @@ module EmwsBench
                              ['p99 latency', 'p99_us', :lower, 1, 'us']]),
       Scenario.new(key: 'echo_32', title: 'echo 100 conns x 10 in flight x 32 B text', app: 'echo', args: echo32,
                    metrics: [*echo_rate, ['p99 latency under this load', 'p99_us', :lower, 0.001, 'ms']]),
+      # No pipelining: one message per connection per turn, so every message
+      # costs its own read, write and hand-offs, which the kernel dominates.
+      Scenario.new(key: 'echo_32_unpipelined', title: 'echo 100 conns x 1 in flight x 32 B text', app: 'echo',
+                   args: ['echo', '--connections', '100', '--in-flight', '1', '--size', '32', *timing(4)],
+                   metrics: [*echo_rate, ['p99 latency under this load', 'p99_us', :lower, 0.001, 'ms']]),
       Scenario.new(key: 'echo_16k', title: 'echo 100 conns x 10 in flight x 16 KiB binary', app: 'echo',
                    args: ['echo', '--connections', '100', '--in-flight', '10', '--size', '16384', '--binary',
                           *timing(4)],
