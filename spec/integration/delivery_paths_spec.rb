@@ -173,5 +173,33 @@ module EMWSSpec
       expect(errors).to eq([NoMethodError])
       expect(closed).to eq(3000)
     end
+
+    # em-websocket-rs writes a lone connection's replies from the reactor
+    # thread when its task is idle; here the client reads nothing until it
+    # has asked for far more than the sockets buffer, so those writes stop
+    # part-way, and the task has to finish them before anything else.
+    it 'delivers every reply whole and in order to a client that reads only at the end' do
+      count = 600
+      body = 'r' * 16_000
+      thread = holder = nil
+      em_run(timeout: 40) do
+        start_server { |ws| ws.onmessage { |m| ws.send("#{m} #{body}") } }
+        thread, holder = in_thread do
+          client = BlockingClient.new(port, timeout: 30)
+          count.times do |i|
+            client.send_text(i.to_s)
+            sleep 0.001 # one request per batch, as a lone client's would be
+          end
+          texts = Array.new(count) { client.read_data_frame.text }
+          client.close
+          texts
+        end
+      end
+      texts = join_thread!(thread, holder, timeout: 30)
+      expect(texts.size).to eq(count)
+      texts.each_with_index do |text, i|
+        expect(text).to eq("#{i} #{body}"), "reply #{i} was #{text[0, 20].inspect}... (#{text.bytesize} bytes)"
+      end
+    end
   end
 end

@@ -5,7 +5,10 @@
 //! each of those tasks is woken once, and writes what piled up in one go. A
 //! broadcast to a thousand connections thus costs a thousand wakes per batch,
 //! not per message, and those are made by the runtime's wake relay, so the
-//! Ruby thread itself makes at most one. Sends from anywhere else (timers, other
+//! Ruby thread itself makes at most one. A batch that owes only a wake or two
+//! (one connection's request and reply) writes those frames itself instead,
+//! where the tasks allow it: a `send` instead of a worker's wake-up, which is
+//! most of a lone round trip's time. Sends from anywhere else (timers, other
 //! threads) wake at once.
 
 use std::cell::RefCell;
@@ -14,16 +17,24 @@ use std::sync::Arc;
 use emws_core::OutKind;
 use emws_server::{runtime, ConnectionHandle, Payload, Sent};
 
+/// A batch that owes wakes to at most this many connections writes their
+/// frames itself (`ConnectionHandle::write_directly`). More go to the relay:
+/// each write is a system call on the one thread every message passes, and
+/// one hand-over lets the workers make them in parallel.
+const MAX_DIRECT_WRITES: usize = 2;
+
 /// The connections owed a wake, while a deferral is active.
 struct Owed {
     active: bool,
     /// Emptied at the end of each deferral; its allocation is kept.
     handles: Vec<Arc<ConnectionHandle>>,
+    /// The frames of one direct write; its allocation is kept.
+    frames: Vec<u8>,
 }
 
 thread_local! {
     static OWED: RefCell<Owed> = const {
-        RefCell::new(Owed { active: false, handles: Vec::new() })
+        RefCell::new(Owed { active: false, handles: Vec::new(), frames: Vec::new() })
     };
 }
 
@@ -44,7 +55,16 @@ impl Drop for Deferral {
         if !self.outermost {
             return;
         }
-        OWED.with(|owed| owed.borrow_mut().active = false);
+        OWED.with(|owed| {
+            let mut owed = owed.borrow_mut();
+            owed.active = false;
+            if owed.handles.len() <= MAX_DIRECT_WRITES {
+                let Owed {
+                    handles, frames, ..
+                } = &mut *owed;
+                handles.retain(|handle| handle.write_directly(frames));
+            }
+        });
         wake_owed();
     }
 }

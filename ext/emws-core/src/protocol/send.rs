@@ -10,15 +10,13 @@ use crate::frame::{FrameHeader, Layout, OpCode};
 /// What em-websocket's close05 sends as the body of a draft 05 close frame.
 const DRAFT05_CLOSE_BODY: &[u8] = &[0x53];
 
-impl Protocol {
-    /// Appends one complete frame: header, payload, trailer.
-    ///
-    /// The payload is never compressed (an uncompressed message is valid
-    /// under permessage-deflate too); [`Protocol::frame`] compresses.
-    /// Drafts 75 and 76 have no ping or pong: nothing is written for them
-    /// ([`Protocol::check_send`] rejects them).
-    pub fn encode(&self, kind: OutKind, payload: &[u8], out: &mut Vec<u8>) {
-        if self.draft.is_hixie() && matches!(kind, OutKind::Ping | OutKind::Pong) {
+/// An uncompressed frame depends on the draft alone, so that it can be
+/// encoded without the connection's `Protocol` (which its task owns).
+impl Draft {
+    /// Appends one complete uncompressed frame: header, payload, trailer
+    /// (nothing for a ping or pong on drafts 75 and 76, which have none).
+    pub fn encode(self, kind: OutKind, payload: &[u8], out: &mut Vec<u8>) {
+        if self.is_hixie() && matches!(kind, OutKind::Ping | OutKind::Pong) {
             return;
         }
         let header = self.frame_header(kind, payload.len());
@@ -27,6 +25,39 @@ impl Protocol {
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(payload);
         out.extend_from_slice(trailer);
+    }
+
+    /// See [`Protocol::frame_header`].
+    pub fn frame_header(self, kind: OutKind, len: usize) -> FrameHeader {
+        match self.layout() {
+            Some(layout) => hybi_header(layout, kind.opcode(), len),
+            None => match kind {
+                OutKind::Text => FrameHeader::hixie_text(),
+                OutKind::Binary => FrameHeader::hixie_length_prefixed(len),
+                OutKind::Ping | OutKind::Pong => FrameHeader::empty(),
+            },
+        }
+    }
+
+    /// See [`Protocol::frame_trailer`].
+    pub fn frame_trailer(self, kind: OutKind) -> &'static [u8] {
+        if self.is_hixie() && kind == OutKind::Text {
+            &[0xFF]
+        } else {
+            &[]
+        }
+    }
+}
+
+impl Protocol {
+    /// Appends one complete frame: header, payload, trailer.
+    ///
+    /// The payload is never compressed (an uncompressed message is valid
+    /// under permessage-deflate too); [`Protocol::frame`] compresses.
+    /// Drafts 75 and 76 have no ping or pong: nothing is written for them
+    /// ([`Protocol::check_send`] rejects them).
+    pub fn encode(&self, kind: OutKind, payload: &[u8], out: &mut Vec<u8>) {
+        self.draft.encode(kind, payload, out);
     }
 
     /// The header and payload of one message's frame, for writing a large
@@ -74,24 +105,13 @@ impl Protocol {
     /// Drafts 75/76 send binary as a length-prefixed frame (which clients
     /// discard) and have no header for ping or pong (an empty one).
     pub fn frame_header(&self, kind: OutKind, len: usize) -> FrameHeader {
-        match self.draft.layout() {
-            Some(layout) => hybi_header(layout, kind.opcode(), len),
-            None => match kind {
-                OutKind::Text => FrameHeader::hixie_text(),
-                OutKind::Binary => FrameHeader::hixie_length_prefixed(len),
-                OutKind::Ping | OutKind::Pong => FrameHeader::empty(),
-            },
-        }
+        self.draft.frame_header(kind, len)
     }
 
     /// What follows the payload: the 0xFF ending a draft 75/76 text frame,
     /// nothing otherwise.
     pub fn frame_trailer(&self, kind: OutKind) -> &'static [u8] {
-        if self.draft.is_hixie() && kind == OutKind::Text {
-            &[0xFF]
-        } else {
-            &[]
-        }
+        self.draft.frame_trailer(kind)
     }
 
     /// Whether a frame of this kind may be sent now.

@@ -1,6 +1,7 @@
 //! The stream a connection on a TLS port runs on.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::TlsConfig;
+use crate::connection::DirectSocket;
 
 /// The TLS session, or nothing when its handshake failed or timed out.
 ///
@@ -36,6 +38,13 @@ impl TlsConfig {
         // A client speaking plain HTTP or garbage lands here: rustls has
         // already sent it an alert, and nobody else is affected.
         result.map_or(TlsConn::Down, |tls| TlsConn::Up(Box::new(tls)))
+    }
+}
+
+/// Records are encrypted with the session the task owns: nobody else writes.
+impl DirectSocket for TlsConn {
+    fn direct_fd(&self) -> Option<RawFd> {
+        None
     }
 }
 
