@@ -61,5 +61,37 @@ module EMWSSpec
         Process.wait(child)
       end
     end
+
+    # A child inherits its parent's connections, but their sockets are still
+    # the parent's to write: what the child sends to them is lost, as with
+    # em-websocket, and never lands in the middle of the parent's stream.
+    it "never writes to its parent's connections",
+       rs_only: 'EmWebSocketRs::Channel is an em-websocket-rs API' do
+      thread = holder = nil
+      em_run do
+        room = EmWebSocketRs::Channel.new
+        start_server do |ws|
+          ws.onopen { room.subscribe(ws) }
+          ws.onmessage do
+            # From a timer: outside the delivery of a batch, as a worker
+            # forked for a job would be.
+            EM.next_tick do
+              child = fork do
+                room.push('from the child')
+                exit!(0)
+              end
+              Process.wait(child)
+              ws.send('from the parent')
+            end
+          end
+        end
+        thread, holder = in_thread do
+          client = BlockingClient.new(port)
+          client.send_text('fork')
+          client.read_data_frame.text.tap { client.close }
+        end
+      end
+      expect(join_thread!(thread, holder)).to eq('from the parent')
+    end
   end
 end

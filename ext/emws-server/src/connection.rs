@@ -27,6 +27,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
 use crate::message_bytes::MessageBytes;
 use crate::outbox::Outbox;
+use crate::runtime;
 use crate::server::ServerShared;
 
 /// `max_frame_size` for connections that have not set their own (em-websocket's
@@ -38,8 +39,8 @@ const UNSET: usize = usize::MAX;
 const DRAIN_ARMED: usize = 1 << (usize::BITS - 1);
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
-/// The most payload bytes the Ruby thread writes for a connection itself;
-/// more is copied and written by the task, from the buffers as they are.
+/// The most bytes of frames the Ruby thread writes for a connection itself;
+/// more is written by the task, large payloads from their own buffers.
 const MAX_DIRECT_BYTES: usize = 16 * 1024;
 /// Protocol replies (pongs, close echoes) queued for a peer that does not read
 /// beyond this stop us from reading more from it.
@@ -127,6 +128,10 @@ struct Inbox {
 struct DirectWrites {
     draft: Draft,
     socket: RawFd,
+    /// The process the offer was made in (`runtime::forks`): a forked child
+    /// inherits the offer and the descriptor, but the socket is still the
+    /// parent task's to write.
+    forks: u64,
 }
 
 /// A stream whose frames others may write while its task is parked: plain
@@ -250,10 +255,14 @@ impl ConnectionHandle {
     /// queue holds more than data frames, the socket is full) or only part.
     pub fn write_directly(&self, buf: &mut Vec<u8>) -> bool {
         let mut inbox = lock(&self.inbox);
-        let Some(direct) = inbox.direct else {
+        let Some(direct) = inbox
+            .direct
+            .filter(|direct| direct.forks == runtime::forks())
+        else {
             return true;
         };
-        // `ondrain` is the task's to report.
+        // `ondrain` is the task's to report. Only a thread holding Ruby's
+        // lock arms it (in `enqueue_counted`), and this one holds it.
         if inbox.commands.is_empty() || self.outbound.load(Ordering::Relaxed) & DRAIN_ARMED != 0 {
             return true;
         }
@@ -271,11 +280,11 @@ impl ConnectionHandle {
             if *kind == OutKind::Binary && direct.draft.is_hixie() {
                 return true;
             }
-            counted += payload.len();
-            if counted > MAX_DIRECT_BYTES {
+            direct.draft.encode(*kind, payload, buf);
+            if buf.len() > MAX_DIRECT_BYTES {
                 return true;
             }
-            direct.draft.encode(*kind, payload, buf);
+            counted += payload.len();
         }
         // SAFETY: `direct` is set only while the task owns the open socket
         // and is parked, and the task clears it under this lock (which we
@@ -294,11 +303,12 @@ impl ConnectionHandle {
         let Ok(sent @ 1..) = usize::try_from(sent) else {
             return true;
         };
-        inbox.direct = None;
         let rest = buf.len() - sent;
         inbox.commands = VecDeque::new();
         if rest > 0 {
-            // The rest goes first when the task is woken, and counts as queued.
+            // The rest goes first when the task is woken, and counts as
+            // queued; the task has work of its own now.
+            inbox.direct = None;
             inbox
                 .commands
                 .push_back(Command::Raw(Bytes::copy_from_slice(&buf[sent..])));
@@ -748,6 +758,7 @@ where
             lock(&self.finish.handle.inbox).direct = Some(DirectWrites {
                 draft: protocol.draft(),
                 socket,
+                forks: runtime::forks(),
             });
         }
     }

@@ -28,6 +28,11 @@ extern "C" fn count_fork() {
     FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// How many forks separate this process from the one that loaded us.
+pub(crate) fn forks() -> u64 {
+    FORKS.load(Ordering::Relaxed)
+}
+
 /// The runtime of the process `forks` forks down, and its wake relay.
 struct Shared {
     forks: u64,
@@ -78,7 +83,7 @@ fn shared() -> io::Result<(Arc<Runtime>, Arc<WakeRelay>)> {
         return Err(io::Error::from_raw_os_error(registered));
     }
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    let forks = FORKS.load(Ordering::Relaxed);
+    let forks = forks();
     if let Some(shared) = slot.as_ref() {
         if shared.forks == forks {
             return Ok((shared.runtime.clone(), shared.relay.clone()));
