@@ -280,6 +280,11 @@ impl ConnectionHandle {
             if *kind == OutKind::Binary && direct.draft.is_hixie() {
                 return true;
             }
+            // Checked before copying (a large payload is the task's to write
+            // from its own buffer) and after (headers count too).
+            if buf.len() + payload.len() > MAX_DIRECT_BYTES {
+                return true;
+            }
             direct.draft.encode(*kind, payload, buf);
             if buf.len() > MAX_DIRECT_BYTES {
                 return true;
