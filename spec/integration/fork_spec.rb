@@ -32,28 +32,25 @@ module EMWSSpec
       reader&.close
     end
 
-    it 'serves from a runtime of its own, not its parent' do
-      # The parent serves first, so that its runtime's threads exist when it forks.
+    # Runs the reactor with what the block starts; a client sends +text+ to
+    # it and the first reply's text is returned.
+    def first_reply(text)
       thread = holder = nil
       em_run do
-        start_server { |ws| ws.onmessage { |msg| ws.send(msg) } }
-        thread, holder = in_thread do
-          client = BlockingClient.new(port)
-          client.send_text('parent')
-          client.read_data_frame.text.tap { client.close }
-        end
+        yield
+        thread, holder = in_thread { BlockingClient.exchange(port, text) }
       end
-      expect(join_thread!(thread, holder)).to eq('parent')
+      join_thread!(thread, holder)
+    end
+
+    it 'serves from a runtime of its own, not its parent' do
+      # The parent serves first, so that its runtime's threads exist when it forks.
+      reply = first_reply('parent') { start_server { |ws| ws.onmessage { |msg| ws.send(msg) } } }
+      expect(reply).to eq('parent')
 
       child_port = free_port
       child = fork_server(child_port)
-      answers = Array.new(3) do |i|
-        client = BlockingClient.new(child_port)
-        client.send_text("who? #{i}")
-        text = client.read_data_frame.text
-        client.close
-        text
-      end
+      answers = Array.new(3) { |i| BlockingClient.exchange(child_port, "who? #{i}") }
       expect(answers).to eq([child.to_s] * 3)
     ensure
       if child
@@ -67,8 +64,7 @@ module EMWSSpec
     # em-websocket, and never lands in the middle of the parent's stream.
     it "never writes to its parent's connections",
        rs_only: 'EmWebSocketRs::Channel is an em-websocket-rs API' do
-      thread = holder = nil
-      em_run do
+      reply = first_reply('fork') do
         room = EmWebSocketRs::Channel.new
         start_server do |ws|
           ws.onopen { room.subscribe(ws) }
@@ -85,13 +81,8 @@ module EMWSSpec
             end
           end
         end
-        thread, holder = in_thread do
-          client = BlockingClient.new(port)
-          client.send_text('fork')
-          client.read_data_frame.text.tap { client.close }
-        end
       end
-      expect(join_thread!(thread, holder)).to eq('from the parent')
+      expect(reply).to eq('from the parent')
     end
   end
 end

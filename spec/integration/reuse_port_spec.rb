@@ -35,13 +35,7 @@ module EMWSSpec
         pids << pid
         readers << reader
       end
-      answers = Array.new(40) do
-        client = BlockingClient.new(port)
-        client.send_text('who?')
-        answer = client.read_data_frame.text
-        client.close
-        answer
-      end
+      answers = Array.new(40) { BlockingClient.exchange(port, 'who?') }
       expect(answers.uniq.map(&:to_i)).to match_array(pids)
     ensure
       pids.each do |pid|

@@ -94,6 +94,15 @@ module EMWSSpec
       @socket.close unless @socket.closed?
     end
 
+    # Connects, sends +text+, and returns the text of the first reply.
+    def self.exchange(port, text)
+      client = new(port)
+      client.send_text(text)
+      client.read_data_frame.text
+    ensure
+      client&.close
+    end
+
     private
 
     def now

@@ -28,7 +28,7 @@ extern "C" fn count_fork() {
     FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// How many forks separate this process from the one that loaded us.
+/// This process's place in the line of forks (`FORKS`).
 pub(crate) fn forks() -> u64 {
     FORKS.load(Ordering::Relaxed)
 }

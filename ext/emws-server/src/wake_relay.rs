@@ -51,11 +51,8 @@ impl WakeRelay {
 
     /// Hands over every handle of `handles` (leaving it empty, its allocation
     /// kept unless a burst made it large); the hand-over that finds the relay
-    /// idle wakes it.
+    /// idle wakes it (`runtime::wake_all` never hands over an empty list).
     pub(crate) fn wake_all(&self, handles: &mut Vec<Arc<ConnectionHandle>>) {
-        if handles.is_empty() {
-            return;
-        }
         let was_idle = {
             let mut owed = self.lock();
             let was_idle = owed.is_empty();
