@@ -79,7 +79,7 @@ impl Reactor {
     }
 
     pub fn fd(&self) -> i32 {
-        self.bridge.wake_fd()
+        self.bridge.watch_fd()
     }
 
     /// Binds and starts a server; raises `RuntimeError` ("no acceptor ...",
@@ -109,13 +109,14 @@ impl Reactor {
         // The emptied buffer of the last batch goes back to the bridge, so
         // that neither side allocates a queue per batch.
         let mut batch = std::mem::take(&mut *rb_self.spare.borrow_mut());
+        rb_self.bridge.run_tasks();
         rb_self.bridge.take_batch(&mut batch);
         let pending = std::mem::take(&mut *rb_self.pending.borrow_mut());
         if !pending.is_empty() {
             batch.splice(0..0, pending);
         }
         let total = batch.len();
-        let _deferral = crate::wakes::Deferral::begin();
+        let deferral = crate::wakes::Deferral::begin();
         let mut recipients = Recipients::new(connections, &rb_self.removals);
         let mut events = batch.drain(..).enumerate();
         while let Some((delivered, event)) = events.next() {
@@ -137,6 +138,10 @@ impl Reactor {
         if batch.capacity() <= MAX_SPARE_EVENTS {
             *rb_self.spare.borrow_mut() = batch;
         }
+        // The wakes the batch owed queue the reactor's own tasks: their
+        // replies go out now, in this pass.
+        drop(deferral);
+        rb_self.bridge.run_tasks();
         Ok(total)
     }
 }

@@ -73,7 +73,18 @@ impl Drop for Deferral {
 /// batch calls this every so often, so that the replies to its first
 /// messages leave while the rest are still being delivered.
 pub fn wake_owed() {
-    OWED.with(|owed| runtime::wake_all(&mut owed.borrow_mut().handles));
+    OWED.with(|owed| {
+        let handles = &mut owed.borrow_mut().handles;
+        // A task polled on this thread is only queued by its wake.
+        handles.retain(|handle| {
+            let on_reactor = handle.on_reactor();
+            if on_reactor {
+                handle.wake();
+            }
+            !on_reactor
+        });
+        runtime::wake_all(handles);
+    });
 }
 
 /// Queues a frame, deferring the wake when a `Deferral` is active on this thread.

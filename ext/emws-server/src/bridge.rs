@@ -10,13 +10,19 @@
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::event::Event;
+use crate::reactor_io::IoReactor;
+use crate::reactor_tasks::ReadyTasks;
 
 pub struct Bridge {
     queue: Mutex<Vec<Event>>,
     wake: OwnedFd,
+    /// Connection tasks polled by the thread that takes the batches.
+    ready: ReadyTasks,
+    /// Their sockets' readiness, with `wake` among them.
+    io: Arc<IoReactor>,
 }
 
 impl Bridge {
@@ -26,16 +32,30 @@ impl Bridge {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
+        // SAFETY: fd is a fresh descriptor owned by nobody else.
+        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
+        let io = Arc::new(IoReactor::new(wake.as_raw_fd())?);
         Ok(Bridge {
             queue: Mutex::new(Vec::new()),
-            // SAFETY: fd is a fresh descriptor owned by nobody else.
-            wake: unsafe { OwnedFd::from_raw_fd(fd) },
+            wake,
+            ready: ReadyTasks::default(),
+            io,
         })
     }
 
-    /// The descriptor the reactor watches for readability.
+    /// The descriptor made readable when events are queued.
     pub fn wake_fd(&self) -> RawFd {
         self.wake.as_raw_fd()
+    }
+
+    /// The descriptor the reactor watches: readable when events are queued
+    /// or a socket of the reactor's own tasks is ready (`reactor_io`).
+    pub fn watch_fd(&self) -> RawFd {
+        self.io.fd()
+    }
+
+    pub(crate) fn io(&self) -> &Arc<IoReactor> {
+        &self.io
     }
 
     pub fn push(&self, event: Event) {
@@ -73,6 +93,23 @@ impl Bridge {
         unsafe {
             libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8);
         }
+    }
+
+    pub(crate) fn ready_tasks(&self) -> &ReadyTasks {
+        &self.ready
+    }
+
+    /// Takes the sockets' events, then polls the connection tasks woken
+    /// since the last call (on the thread that takes the batches); returns
+    /// how many ran.
+    pub fn run_tasks(&self) -> usize {
+        self.io.take_events();
+        self.ready.run()
+    }
+
+    /// Whether tasks are waiting for `run_tasks`.
+    pub fn tasks_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     /// Resets the wake descriptor, then takes every queued event, in order.

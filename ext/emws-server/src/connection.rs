@@ -169,6 +169,8 @@ pub struct ConnectionHandle {
     drain_threshold: usize,
     /// What the task's panic said, for the Ruby side's `onerror`.
     panic: Mutex<Option<String>>,
+    /// The task is polled on the reactor thread (`reactor_tasks`).
+    on_reactor: bool,
 }
 
 impl std::fmt::Debug for ConnectionHandle {
@@ -198,6 +200,7 @@ impl ConnectionHandle {
         peer: SocketAddr,
         outbound_limit: usize,
         drain_threshold: usize,
+        on_reactor: bool,
     ) -> ConnectionHandle {
         ConnectionHandle {
             id,
@@ -211,7 +214,14 @@ impl ConnectionHandle {
             wake_owed: AtomicBool::new(false),
             drain_threshold,
             panic: Mutex::new(None),
+            on_reactor,
         }
+    }
+
+    /// Whether the task is polled on the reactor thread: a wake from there
+    /// only queues it, so it need not go through the runtime's relay.
+    pub fn on_reactor(&self) -> bool {
+        self.on_reactor
     }
 
     /// Lets the connection begin once the application's block has run, so
@@ -1364,7 +1374,7 @@ mod tests {
     use std::time::Duration;
 
     fn handle(drain_threshold: usize) -> ConnectionHandle {
-        ConnectionHandle::new(1, "127.0.0.1:1".parse().unwrap(), 0, drain_threshold)
+        ConnectionHandle::new(1, "127.0.0.1:1".parse().unwrap(), 0, drain_threshold, false)
     }
 
     #[test]

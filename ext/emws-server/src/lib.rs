@@ -7,6 +7,8 @@ pub mod connection;
 pub mod event;
 mod message_bytes;
 mod outbox;
+mod reactor_io;
+mod reactor_tasks;
 pub mod runtime;
 pub mod server;
 pub mod tls;

@@ -16,6 +16,8 @@ use tokio::sync::watch;
 use crate::bridge::Bridge;
 use crate::connection::{self, CatchPanic, ConnectionHandle};
 use crate::event::Event;
+use crate::reactor_io::ReactorStream;
+use crate::reactor_tasks;
 use crate::runtime;
 use crate::tls::{TlsConfig, TlsConn};
 
@@ -147,6 +149,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
+/// How long `stop` waits for the last connections before it polls the
+/// reactor's tasks again.
+const STOP_POLL: Duration = Duration::from_millis(1);
+
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A running server: its listeners accept until `stop`.
@@ -205,14 +211,31 @@ impl Server {
     pub fn stop(&self, wait: Duration) -> bool {
         self.shared.shutdown.send_replace(true);
         self.shared.shut_down_all();
-        let live = lock(&self.shared.live);
-        let (live, timeout) = self
-            .shared
-            .all_done
-            .wait_timeout_while(live, wait, |live| *live > 0)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        drop(live);
-        !timeout.timed_out()
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            // The tasks polled on the reactor thread (this one) end only
+            // when polled here.
+            self.shared.bridge.run_tasks();
+            let live = lock(&self.shared.live);
+            if *live == 0 {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let pause = if self.shared.bridge.tasks_ready() {
+                Duration::ZERO
+            } else {
+                STOP_POLL.min(deadline - now)
+            };
+            drop(
+                self.shared
+                    .all_done
+                    .wait_timeout(live, pause)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
+        }
     }
 }
 
@@ -308,12 +331,22 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
         refuse(stream, shared);
         return;
     }
+    let served = match shared.config.tls {
+        None => served_by_reactor(stream, shared),
+        _ => Some(Served::Workers(stream)),
+    };
+    let Some(stream) = served else {
+        // Lost between the runtime and the reactor: closed, never seen.
+        shared.connections.fetch_sub(1, Ordering::AcqRel);
+        return;
+    };
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     let handle = Arc::new(ConnectionHandle::new(
         id,
         peer,
         shared.config.outbound_limit,
         shared.config.drain_threshold,
+        matches!(stream, Served::Reactor(_)),
     ));
     shared.register(&handle);
     shared.bridge.push(Event::Accepted {
@@ -323,13 +356,18 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
     let live = Live::new(shared);
     // Plain and TLS connections are spawned as different futures, so that a
     // plain connection's task does not reserve room for a TLS handshake.
-    match shared.config.tls.clone() {
-        None => spawn_guarded(
+    match (stream, shared.config.tls.clone()) {
+        (Served::Reactor(stream), _) => {
+            let serve = connection::run(stream, shared.clone(), handle.clone());
+            let guarded = CatchPanic::new(serve, handle, ConnectionSlot(live));
+            reactor_tasks::spawn(&shared.bridge, guarded);
+        }
+        (Served::Workers(stream), None) => spawn_guarded(
             connection::run_tcp(stream, shared.clone(), handle.clone()),
             live,
             handle,
         ),
-        Some(tls) => {
+        (Served::Workers(stream), Some(tls)) => {
             let task_shared = shared.clone();
             let task_handle = handle.clone();
             let serve = async move {
@@ -341,6 +379,24 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
             };
             spawn_guarded(serve, live, handle);
         }
+    }
+}
+
+/// Where a connection's task runs.
+enum Served {
+    /// On the reactor thread, its socket in the reactor's epoll set.
+    Reactor(ReactorStream),
+    /// On the runtime's workers.
+    Workers(TcpStream),
+}
+
+/// Moves a plain connection's socket to the reactor's epoll set; a socket
+/// the set does not take stays with the workers.
+fn served_by_reactor(stream: TcpStream, shared: &ServerShared) -> Option<Served> {
+    let std = stream.into_std().ok()?;
+    match shared.bridge.io().register(std) {
+        Ok(registered) => Some(Served::Reactor(registered)),
+        Err((_, std)) => TcpStream::from_std(std).ok().map(Served::Workers),
     }
 }
 
@@ -417,11 +473,21 @@ mod tests {
         }
     }
 
-    /// What tokio allocates per connection task is its future plus about a
+    /// On the workers (a socket the reactor's epoll set would not take):
+    /// what tokio allocates per connection task is its future plus about a
     /// hundred bytes, rounded up to a multiple of 128: a plain connection's
     /// future of up to 408 bytes takes a 512-byte cell, one of 416 a 640-byte
     /// cell (measured with tokio 1.54). Idle memory per connection depends on
     /// staying under that line.
+    /// A plain connection's task is allocated as it is, by the reactor's
+    /// executor (`reactor_tasks`): idle memory per connection grows with it.
+    #[test]
+    fn a_plain_connection_task_takes_at_most_448_bytes() {
+        type Spawned = connection::CatchPanic<connection::Task<ReactorStream>, ConnectionSlot>;
+        let size = reactor_tasks::allocation_size::<Spawned>();
+        assert!(size <= 448, "a connection's task takes {size} bytes");
+    }
+
     #[test]
     fn a_plain_connection_task_fits_a_512_byte_cell() {
         type Spawned = connection::CatchPanic<connection::Task<TcpStream>, ConnectionSlot>;

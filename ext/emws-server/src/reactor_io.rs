@@ -1,0 +1,463 @@
+//! Readiness of plain connections' sockets, polled by the reactor thread.
+//!
+//! The sockets of tasks polled on the reactor thread (`reactor_tasks`) are
+//! registered in an epoll set of their own, which EventMachine watches beside
+//! its own descriptors: when one becomes readable or writable, the reactor
+//! thread itself is woken, takes the events, and wakes the tasks waiting for
+//! them. No worker thread stands between a socket and the thread that serves
+//! it, as in EventMachine, where one thread does all of it.
+//!
+//! Registrations are edge-triggered; each socket remembers whether it may be
+//! ready (`Readiness`) and is only read or written while it may, so a task
+//! that polls it with nothing to do makes no system call.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Token};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::connection::DirectSocket;
+use crate::runtime;
+
+/// The token of the bridge's own wake descriptor.
+const WAKE_TOKEN: Token = Token(usize::MAX);
+/// Events taken per `epoll_wait`; more are taken by calling it again.
+const EVENTS_PER_WAIT: usize = 256;
+
+pub(crate) struct IoReactor {
+    /// The process the set was made in (`runtime::forks`): a forked child
+    /// shares the set itself with its parent, and must not take its events.
+    forks: u64,
+    poll: Mutex<(mio::Poll, Events)>,
+    registry: mio::Registry,
+    sockets: Mutex<Sockets>,
+}
+
+/// Registered sockets by token (their index here), with the free indexes.
+#[derive(Default)]
+struct Sockets {
+    slots: Vec<Option<Arc<Readiness>>>,
+    free: Vec<usize>,
+}
+
+/// What one socket may be ready for, and the tasks waiting until it is.
+struct Readiness {
+    state: Mutex<ReadinessState>,
+}
+
+struct ReadinessState {
+    readable: bool,
+    writable: bool,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+impl IoReactor {
+    /// An epoll set that also reports `wake_fd` (the bridge's eventfd)
+    /// becoming readable, so that one descriptor tells EventMachine of both.
+    pub(crate) fn new(wake_fd: RawFd) -> io::Result<IoReactor> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        // Level-triggered, unlike the sockets (mio registers edge-triggered
+        // only): the set stays readable until the bridge's queue is taken,
+        // so taking the socket events never takes the bridge's wake with them.
+        let mut wake = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: WAKE_TOKEN.0 as u64,
+        };
+        // SAFETY: both descriptors are open; `wake` is a valid epoll_event.
+        if unsafe { libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_ADD, wake_fd, &mut wake) } < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(IoReactor {
+            forks: runtime::forks(),
+            poll: Mutex::new((poll, Events::with_capacity(EVENTS_PER_WAIT))),
+            registry,
+            sockets: Mutex::new(Sockets::default()),
+        })
+    }
+
+    /// The epoll descriptor: readable while events wait to be taken.
+    pub(crate) fn fd(&self) -> RawFd {
+        lock(&self.poll).0.as_raw_fd()
+    }
+
+    /// Takes every event that has arrived and wakes the tasks waiting for
+    /// them; never blocks. Returns how many sockets had events.
+    pub(crate) fn take_events(&self) -> usize {
+        if self.forks != runtime::forks() {
+            return 0;
+        }
+        let mut guard = lock(&self.poll);
+        let (poll, events) = &mut *guard;
+        let mut count = 0;
+        loop {
+            if let Err(error) = poll.poll(events, Some(Duration::ZERO)) {
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return count;
+            }
+            let mut taken = 0;
+            for event in events.iter() {
+                taken += 1;
+                if event.token() == WAKE_TOKEN {
+                    continue;
+                }
+                let readiness = lock(&self.sockets)
+                    .slots
+                    .get(event.token().0)
+                    .and_then(Option::clone);
+                let Some(readiness) = readiness else {
+                    continue;
+                };
+                count += 1;
+                // An error or hang-up is reported to whichever side asks next.
+                let broken = event.is_error();
+                readiness.set(
+                    event.is_readable() || event.is_read_closed() || broken,
+                    event.is_writable() || event.is_write_closed() || broken,
+                );
+            }
+            if taken < EVENTS_PER_WAIT {
+                return count;
+            }
+        }
+    }
+
+    /// Registers `stream` (non-blocking) for reading and writing; gives it
+    /// back if the epoll set will not take it.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        stream: TcpStream,
+    ) -> Result<ReactorStream, (io::Error, TcpStream)> {
+        let readiness = Arc::new(Readiness {
+            // Until the first event says otherwise, try the socket.
+            state: Mutex::new(ReadinessState {
+                readable: true,
+                writable: true,
+                reader: None,
+                writer: None,
+            }),
+        });
+        let token = {
+            let mut sockets = lock(&self.sockets);
+            match sockets.free.pop() {
+                Some(index) => {
+                    sockets.slots[index] = Some(readiness.clone());
+                    index
+                }
+                None => {
+                    sockets.slots.push(Some(readiness.clone()));
+                    sockets.slots.len() - 1
+                }
+            }
+        };
+        let fd = stream.as_raw_fd();
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(error) = self
+            .registry
+            .register(&mut SourceFd(&fd), Token(token), interest)
+        {
+            self.release(token);
+            return Err((error, stream));
+        }
+        Ok(ReactorStream {
+            stream,
+            readiness,
+            token,
+            reactor: self.clone(),
+        })
+    }
+
+    fn release(&self, token: usize) {
+        let mut sockets = lock(&self.sockets);
+        sockets.slots[token] = None;
+        sockets.free.push(token);
+    }
+}
+
+impl Readiness {
+    fn set(&self, readable: bool, writable: bool) {
+        let (reader, writer) = {
+            let mut state = lock(&self.state);
+            state.readable |= readable;
+            state.writable |= writable;
+            (
+                readable.then(|| state.reader.take()).flatten(),
+                writable.then(|| state.writer.take()).flatten(),
+            )
+        };
+        // Outside the lock: a waker may run the task at once.
+        for waker in [reader, writer].into_iter().flatten() {
+            waker.wake();
+        }
+    }
+
+    /// Whether the socket may be ready to read; if not, `cx` is woken when it is.
+    fn poll_readable(&self, cx: &Context<'_>) -> bool {
+        let mut state = lock(&self.state);
+        if !state.readable {
+            store_waker(&mut state.reader, cx);
+        }
+        state.readable
+    }
+
+    fn poll_writable(&self, cx: &Context<'_>) -> bool {
+        let mut state = lock(&self.state);
+        if !state.writable {
+            store_waker(&mut state.writer, cx);
+        }
+        state.writable
+    }
+
+    /// The socket had nothing more (or no room): wait for the next event.
+    fn clear_readable(&self, cx: &Context<'_>) {
+        let mut state = lock(&self.state);
+        state.readable = false;
+        store_waker(&mut state.reader, cx);
+    }
+
+    fn clear_writable(&self, cx: &Context<'_>) {
+        let mut state = lock(&self.state);
+        state.writable = false;
+        store_waker(&mut state.writer, cx);
+    }
+}
+
+fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        *slot = Some(cx.waker().clone());
+    }
+}
+
+/// A plain connection's socket, registered with the reactor thread's epoll set.
+pub(crate) struct ReactorStream {
+    stream: TcpStream,
+    readiness: Arc<Readiness>,
+    token: usize,
+    reactor: Arc<IoReactor>,
+}
+
+impl Drop for ReactorStream {
+    fn drop(&mut self) {
+        // Before the descriptor closes (the field is dropped after this).
+        let fd = self.stream.as_raw_fd();
+        let _ = self.reactor.registry.deregister(&mut SourceFd(&fd));
+        self.reactor.release(self.token);
+    }
+}
+
+impl DirectSocket for ReactorStream {
+    fn direct_fd(&self) -> Option<RawFd> {
+        Some(self.stream.as_raw_fd())
+    }
+}
+
+impl AsyncRead for ReactorStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.readiness.poll_readable(cx) {
+            return Poll::Pending;
+        }
+        let wanted = buf.remaining();
+        // SAFETY: `read` only writes into the unfilled part, and the bytes
+        // it reports written are then marked initialised.
+        let unfilled = unsafe { &mut *(buf.unfilled_mut() as *mut [_] as *mut [u8]) };
+        match (&this.stream).read(unfilled) {
+            Ok(read) => {
+                // SAFETY: `read` bytes were just written by the kernel.
+                unsafe { buf.assume_init(read) };
+                buf.advance(read);
+                if read > 0 && read < wanted {
+                    // A short read drained the socket; an edge comes with more.
+                    this.readiness.clear_readable(cx);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                this.readiness.clear_readable(cx);
+                Poll::Pending
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+}
+
+impl AsyncWrite for ReactorStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if !this.readiness.poll_writable(cx) {
+            return Poll::Pending;
+        }
+        let wanted: usize = bufs.iter().map(|b| b.len()).sum();
+        match (&this.stream).write_vectored(bufs) {
+            Ok(written) => {
+                if written < wanted {
+                    // The send buffer is full; an edge comes when it has room.
+                    this.readiness.clear_writable(cx);
+                }
+                Poll::Ready(Ok(written))
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                this.readiness.clear_writable(cx);
+                Poll::Pending
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.stream.shutdown(Shutdown::Write) {
+            Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Flags, wakers and a slot list: none is left half-changed by a panic.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::bridge::Bridge;
+    use crate::event::{CloseInfo, Event};
+
+    fn readable(fd: RawFd) -> bool {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    }
+
+    struct Counter(AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn taking_socket_events_leaves_the_bridge_wake_to_the_batch() {
+        let bridge = Bridge::new().unwrap();
+        assert!(!readable(bridge.watch_fd()));
+        bridge.push(Event::Closed {
+            id: 1,
+            info: CloseInfo::abnormal(),
+            opened: false,
+        });
+        assert!(readable(bridge.watch_fd()));
+        bridge.io().take_events();
+        assert!(
+            readable(bridge.watch_fd()),
+            "the queued event must still wake the reactor"
+        );
+        let mut batch = Vec::new();
+        bridge.take_batch(&mut batch);
+        assert_eq!(batch.len(), 1);
+        bridge.io().take_events();
+        assert!(!readable(bridge.watch_fd()));
+    }
+
+    #[test]
+    fn a_socket_that_becomes_readable_wakes_its_reader() {
+        let bridge = Bridge::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut stream = bridge.io().register(server).map_err(|(e, _)| e).unwrap();
+
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut storage = [0u8; 64];
+        let mut read = |stream: &mut ReactorStream, cx: &mut Context<'_>| {
+            let mut buf = ReadBuf::new(&mut storage);
+            match Pin::new(stream).poll_read(cx, &mut buf) {
+                Poll::Ready(result) => Some(result.map(|()| buf.filled().to_vec()).unwrap()),
+                Poll::Pending => None,
+            }
+        };
+        // Nothing sent yet: the read waits, and says so without a system call
+        // the second time.
+        assert_eq!(read(&mut stream, &mut cx), None);
+        bridge.io().take_events();
+        assert_eq!(read(&mut stream, &mut cx), None);
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0);
+
+        client.write_all(b"hello").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !readable(bridge.watch_fd()) {
+            assert!(std::time::Instant::now() < deadline, "no event came");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(bridge.io().take_events(), 1);
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert_eq!(read(&mut stream, &mut cx), Some(b"hello".to_vec()));
+        assert!(!readable(bridge.watch_fd()));
+
+        drop(client);
+        while !readable(bridge.watch_fd()) {
+            assert!(std::time::Instant::now() < deadline, "no hang-up came");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        bridge.io().take_events();
+        assert_eq!(
+            read(&mut stream, &mut cx),
+            Some(Vec::new()),
+            "end of stream"
+        );
+    }
+}
