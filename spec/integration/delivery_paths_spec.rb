@@ -174,10 +174,10 @@ module EMWSSpec
       expect(closed).to eq(3000)
     end
 
-    # em-websocket-rs writes a lone connection's replies from the reactor
-    # thread when its task is idle; here the client reads nothing until it
-    # has asked for far more than the sockets buffer, so those writes stop
-    # part-way, and the task has to finish them before anything else.
+    # The client reads nothing until it has asked for far more than the
+    # sockets buffer, so the replies' writes stop part-way (the socket is
+    # full), and the connection has to finish each one, in order, once the
+    # client reads again.
     it 'delivers every reply whole and in order to a client that reads only at the end' do
       count = 600
       body = 'r' * 16_000

@@ -1,14 +1,17 @@
 //! `EmWebSocketRs::Native::Reactor`: delivers the bridge's events to Ruby.
 //!
-//! `dispatch` runs on the reactor thread when the wake descriptor is readable.
-//! It takes the whole batch and calls one Ruby method per event on the
+//! `dispatch` runs on the reactor thread when the watched descriptor is
+//! readable (events queued, or a socket of a plain connection ready). It
+//! first runs the plain connections' tasks that their sockets woke (they
+//! read and queue events), then takes the whole batch and calls one Ruby method per event on the
 //! connection object (looked up by id in the Ruby side's Hash, once per run
 //! of one connection's events); a message goes straight to the application's
 //! `onmessage`/`onbinary` block when that is all the connection's own
 //! trigger method would do. If a callback raises, the rest of the batch is
 //! kept for the next call and the wake descriptor is made readable again, so
 //! that an exception the application lets escape into the reactor loses no
-//! event.
+//! event. Last, it runs the tasks the batch's sends woke, so that the
+//! replies leave in the same pass.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;

@@ -4,12 +4,11 @@
 //! are queued without waking their connections' tasks; when the batch is done
 //! each of those tasks is woken once, and writes what piled up in one go. A
 //! broadcast to a thousand connections thus costs a thousand wakes per batch,
-//! not per message, and those are made by the runtime's wake relay, so the
-//! Ruby thread itself makes at most one. A batch that owes only a wake or two
-//! (one connection's request and reply) writes those frames itself instead,
-//! where the tasks allow it: a `send` instead of a worker's wake-up, which is
-//! most of a lone round trip's time. Sends from anywhere else (timers, other
-//! threads) wake at once.
+//! not per message. A plain connection's task is polled on this thread, so
+//! its wake only queues it for the end of the dispatch; a TLS connection's
+//! task runs on the workers, and those wakes go to the runtime's wake relay
+//! in one hand-over. Sends from anywhere else (timers, other threads) wake at
+//! once.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -17,24 +16,16 @@ use std::sync::Arc;
 use emws_core::OutKind;
 use emws_server::{runtime, ConnectionHandle, Payload, Sent};
 
-/// A batch that owes wakes to at most this many connections writes their
-/// frames itself (`ConnectionHandle::write_directly`). More go to the relay:
-/// each write is a system call on the one thread every message passes, and
-/// one hand-over lets the workers make them in parallel.
-const MAX_DIRECT_WRITES: usize = 2;
-
 /// The connections owed a wake, while a deferral is active.
 struct Owed {
     active: bool,
     /// Emptied at the end of each deferral; its allocation is kept.
     handles: Vec<Arc<ConnectionHandle>>,
-    /// The frames of one direct write; its allocation is kept.
-    frames: Vec<u8>,
 }
 
 thread_local! {
     static OWED: RefCell<Owed> = const {
-        RefCell::new(Owed { active: false, handles: Vec::new(), frames: Vec::new() })
+        RefCell::new(Owed { active: false, handles: Vec::new() })
     };
 }
 
@@ -55,23 +46,17 @@ impl Drop for Deferral {
         if !self.outermost {
             return;
         }
-        OWED.with(|owed| {
-            let mut owed = owed.borrow_mut();
-            owed.active = false;
-            if owed.handles.len() <= MAX_DIRECT_WRITES {
-                let Owed {
-                    handles, frames, ..
-                } = &mut *owed;
-                handles.retain(|handle| handle.write_directly(frames));
-            }
-        });
+        OWED.with(|owed| owed.borrow_mut().active = false);
         wake_owed();
     }
 }
 
-/// Hands the wakes owed so far to the relay; the deferral goes on. A long
-/// batch calls this every so often, so that the replies to its first
-/// messages leave while the rest are still being delivered.
+/// Makes the wakes owed so far; the deferral goes on. A long batch calls
+/// this every so often, so that the workers' (TLS) connections write the
+/// replies to its first messages while the rest are still being delivered;
+/// the reactor's own tasks wait for the end of the dispatch either way
+/// (running them mid-batch halved the echo's throughput: replies left in
+/// fragments, and the clients' next messages with them).
 pub fn wake_owed() {
     OWED.with(|owed| {
         let handles = &mut owed.borrow_mut().handles;

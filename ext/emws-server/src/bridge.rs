@@ -6,6 +6,11 @@
 //! taking the batch: an event pushed after the take finds the queue empty and
 //! wakes it again, and one pushed in between is part of the batch, so no event
 //! is ever left waiting without a wake-up.
+//!
+//! The reactor watches one descriptor for all of it (`watch_fd`): the epoll
+//! set of the sockets whose tasks it polls itself (`reactor_io`), with the
+//! eventfd in it level-triggered, so that the set stays readable for as long
+//! as the eventfd is.
 
 use std::io;
 use std::mem;

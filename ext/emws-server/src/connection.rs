@@ -10,7 +10,6 @@ use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,7 +26,6 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
 use crate::message_bytes::MessageBytes;
 use crate::outbox::Outbox;
-use crate::runtime;
 use crate::server::ServerShared;
 
 /// `max_frame_size` for connections that have not set their own (em-websocket's
@@ -39,9 +37,6 @@ const UNSET: usize = usize::MAX;
 const DRAIN_ARMED: usize = 1 << (usize::BITS - 1);
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
-/// The most bytes of frames the Ruby thread writes for a connection itself;
-/// more is written by the task, large payloads from their own buffers.
-const MAX_DIRECT_BYTES: usize = 16 * 1024;
 /// Protocol replies (pongs, close echoes) queued for a peer that does not read
 /// beyond this stop us from reading more from it.
 const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
@@ -115,35 +110,6 @@ struct Inbox {
     /// allocated once rather than grown from 4 by doubling.
     last_taken: u8,
     waker: Option<Waker>,
-    /// Set while the task is parked with nothing of its own to write or to
-    /// hold back: whoever holds this lock may then write data frames to the
-    /// socket itself. The task takes the lock before it writes anything (in
-    /// `take_commands`, first thing in a poll) and before its socket closes
-    /// (in its `drop`), and clears this there.
-    direct: Option<DirectWrites>,
-}
-
-/// What writing a connection's frames without its task takes.
-#[derive(Clone, Copy)]
-struct DirectWrites {
-    draft: Draft,
-    socket: RawFd,
-    /// The process the offer was made in (`runtime::forks`): a forked child
-    /// inherits the offer and the descriptor, but the socket is still the
-    /// parent task's to write.
-    forks: u64,
-}
-
-/// A stream whose frames others may write while its task is parked: plain
-/// TCP; a TLS session's records need the session, which the task owns.
-pub(crate) trait DirectSocket {
-    fn direct_fd(&self) -> Option<RawFd>;
-}
-
-impl DirectSocket for TcpStream {
-    fn direct_fd(&self) -> Option<RawFd> {
-        Some(self.as_raw_fd())
-    }
 }
 
 /// The most commands a new batch is sized for in advance.
@@ -257,85 +223,6 @@ impl ConnectionHandle {
         (sent, owes_wake)
     }
 
-    /// Writes the frames `send_deferred` queued from the calling thread, if
-    /// the task is parked and has offered that (`Inbox::direct`). For a batch
-    /// that owes a wake to only a connection or two, one `send` here is
-    /// quicker than waking a worker to make it. Answers whether the wake is
-    /// still owed: nothing was written (the task has work of its own, the
-    /// queue holds more than data frames, the socket is full) or only part.
-    pub fn write_directly(&self, buf: &mut Vec<u8>) -> bool {
-        let mut inbox = lock(&self.inbox);
-        let Some(direct) = inbox
-            .direct
-            .filter(|direct| direct.forks == runtime::forks())
-        else {
-            return true;
-        };
-        // `ondrain` is the task's to report. Only a thread holding Ruby's
-        // lock arms it (in `enqueue_counted`), and this one holds it.
-        if inbox.commands.is_empty() || self.outbound.load(Ordering::Relaxed) & DRAIN_ARMED != 0 {
-            return true;
-        }
-        buf.clear();
-        let mut counted = 0;
-        for command in &inbox.commands {
-            let Command::Send {
-                kind: kind @ (OutKind::Text | OutKind::Binary),
-                payload,
-            } = command
-            else {
-                return true;
-            };
-            // Refused by drafts 75 and 76: the task's encoding drops it.
-            if *kind == OutKind::Binary && direct.draft.is_hixie() {
-                return true;
-            }
-            // Checked before copying (a large payload is the task's to write
-            // from its own buffer) and after (headers count too).
-            if buf.len() + payload.len() > MAX_DIRECT_BYTES {
-                return true;
-            }
-            direct.draft.encode(*kind, payload, buf);
-            if buf.len() > MAX_DIRECT_BYTES {
-                return true;
-            }
-            counted += payload.len();
-        }
-        // SAFETY: `direct` is set only while the task owns the open socket
-        // and is parked, and the task clears it under this lock (which we
-        // hold) before it writes or closes the socket; `buf` is live for its
-        // length. MSG_DONTWAIT: the Ruby thread never blocks on a peer.
-        let sent = unsafe {
-            libc::send(
-                direct.socket,
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        // Nothing written (a full socket, or an error the task will meet on
-        // its own): the task writes it all.
-        let Ok(sent @ 1..) = usize::try_from(sent) else {
-            return true;
-        };
-        let rest = buf.len() - sent;
-        inbox.commands = VecDeque::new();
-        if rest > 0 {
-            // The rest goes first when the task is woken, and counts as
-            // queued; the task has work of its own now.
-            inbox.direct = None;
-            inbox
-                .commands
-                .push_back(Command::Raw(Bytes::copy_from_slice(&buf[sent..])));
-            self.outbound.fetch_add(rest, Ordering::Relaxed);
-        } else {
-            self.wake_owed.store(false, Ordering::Release);
-        }
-        drop(inbox);
-        self.written(counted);
-        rest > 0
-    }
-
     /// Wakes the task for the frames `send_deferred` queued.
     pub fn wake(&self) {
         self.wake_owed.store(false, Ordering::Release);
@@ -444,7 +331,6 @@ impl ConnectionHandle {
     /// Takes the queued commands and leaves `waker` to be woken by the next.
     fn take_commands(&self, waker: &Waker) -> VecDeque<Command> {
         let mut inbox = lock(&self.inbox);
-        inbox.direct = None;
         if !inbox.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             inbox.waker = Some(waker.clone());
         }
@@ -624,14 +510,14 @@ pub(crate) fn run<S>(
     handle: Arc<ConnectionHandle>,
 ) -> impl Future<Output = ()> + Send
 where
-    S: AsyncRead + AsyncWrite + DirectSocket + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     new_task(stream, shared, handle)
 }
 
 fn new_task<S>(stream: S, shared: Arc<ServerShared>, handle: Arc<ConnectionHandle>) -> Task<S>
 where
-    S: AsyncRead + AsyncWrite + DirectSocket + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let handshake_deadline = shared.config.handshake_timeout.map(|t| Instant::now() + t);
     // Keep-alive pings count from the connection's start.
@@ -658,7 +544,7 @@ where
 
 impl<S> Future for Task<S>
 where
-    S: AsyncRead + AsyncWrite + DirectSocket + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     type Output = ();
 
@@ -727,7 +613,6 @@ where
                 this.on_deadline();
             }
             if !progress {
-                this.offer_direct_writes();
                 return Poll::Pending;
             }
         }
@@ -737,47 +622,10 @@ where
     }
 }
 
-impl<S> Drop for Task<S> {
-    fn drop(&mut self) {
-        // Before the socket closes: its descriptor may be reused at once.
-        lock(&self.finish.handle.inbox).direct = None;
-    }
-}
-
 impl<S> Task<S>
 where
-    S: AsyncRead + AsyncWrite + DirectSocket + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
-    /// Lets the Ruby thread write data frames itself while this task is
-    /// parked (`Inbox::direct`): only when the task has nothing of its own
-    /// to write or hold back, the frames need none of its state (no
-    /// compression), and no inactivity timer would miss the writes.
-    fn offer_direct_writes(&self) {
-        let Some(socket) = self.stream.direct_fd() else {
-            return;
-        };
-        let Some(protocol) = self.protocol.as_ref() else {
-            return;
-        };
-        let offered = self.started
-            && self.ending == Ending::Running
-            && !self.outbox.has_work()
-            && !self.holds_replies()
-            && protocol.state() == State::Open
-            && protocol.deflate().is_none()
-            && self
-                .occasional
-                .as_ref()
-                .is_none_or(|occasional| occasional.inactivity.is_none());
-        if offered {
-            lock(&self.finish.handle.inbox).direct = Some(DirectWrites {
-                draft: protocol.draft(),
-                socket,
-                forks: runtime::forks(),
-            });
-        }
-    }
-
     /// Arms the timer for `deadline` (or drops it) and polls it.
     fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
         let Some(deadline) = deadline else {

@@ -1,6 +1,9 @@
 //! The tokio side of em-websocket-rs: listeners, one task per connection, and
-//! the bridge that carries their events to the Ruby thread. Nothing here knows
-//! Ruby; the binding crate is the only one that does.
+//! the bridge that carries their events to the Ruby thread. The runtime's
+//! workers accept, keep the timers and serve TLS sessions; a plain
+//! connection's task is polled by the Ruby thread itself, its socket in an
+//! epoll set that thread watches (`reactor_tasks`, `reactor_io`). Nothing
+//! here knows Ruby; the binding crate is the only one that does.
 
 pub mod bridge;
 pub mod connection;

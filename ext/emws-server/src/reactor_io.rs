@@ -23,7 +23,6 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Token};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::connection::DirectSocket;
 use crate::runtime;
 
 /// The token of the bridge's own wake descriptor.
@@ -253,12 +252,6 @@ impl Drop for ReactorStream {
         let fd = self.stream.as_raw_fd();
         let _ = self.reactor.registry.deregister(&mut SourceFd(&fd));
         self.reactor.release(self.token);
-    }
-}
-
-impl DirectSocket for ReactorStream {
-    fn direct_fd(&self) -> Option<RawFd> {
-        Some(self.stream.as_raw_fd())
     }
 }
 

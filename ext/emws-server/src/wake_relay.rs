@@ -1,4 +1,5 @@
-//! Wakes handed from the Ruby thread to a task on the runtime.
+//! Wakes handed from the Ruby thread to tasks on the runtime's workers (TLS
+//! connections; plain ones are polled on the Ruby thread, `reactor_tasks`).
 //!
 //! Waking a connection's task from outside the runtime puts it on the
 //! runtime's shared queue and may unpark a worker: a futex or eventfd write

@@ -1,7 +1,6 @@
 //! The stream a connection on a TLS port runs on.
 
 use std::io;
-use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -12,7 +11,6 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::TlsConfig;
-use crate::connection::DirectSocket;
 
 /// The TLS session, or nothing when its handshake failed or timed out.
 ///
@@ -42,12 +40,6 @@ impl TlsConfig {
 }
 
 /// Records are encrypted with the session the task owns: nobody else writes.
-impl DirectSocket for TlsConn {
-    fn direct_fd(&self) -> Option<RawFd> {
-        None
-    }
-}
-
 fn not_connected() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed")
 }
