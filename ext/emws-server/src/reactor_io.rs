@@ -54,6 +54,10 @@ struct Readiness {
 struct ReadinessState {
     readable: bool,
     writable: bool,
+    /// The peer closed its side, or the socket failed: from then on every
+    /// read is tried (it ends in 0 or an error), since no edge comes again.
+    read_closed: bool,
+    write_closed: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
 }
@@ -121,10 +125,12 @@ impl IoReactor {
                 count += 1;
                 // An error or hang-up is reported to whichever side asks next.
                 let broken = event.is_error();
-                readiness.set(
-                    event.is_readable() || event.is_read_closed() || broken,
-                    event.is_writable() || event.is_write_closed() || broken,
-                );
+                readiness.set(Ready {
+                    readable: event.is_readable(),
+                    writable: event.is_writable(),
+                    read_closed: event.is_read_closed() || broken,
+                    write_closed: event.is_write_closed() || broken,
+                });
             }
             if taken < EVENTS_PER_WAIT {
                 return count;
@@ -143,6 +149,8 @@ impl IoReactor {
             state: Mutex::new(ReadinessState {
                 readable: true,
                 writable: true,
+                read_closed: false,
+                write_closed: false,
                 reader: None,
                 writer: None,
             }),
@@ -184,12 +192,24 @@ impl IoReactor {
     }
 }
 
+/// What one event says of a socket.
+struct Ready {
+    readable: bool,
+    writable: bool,
+    read_closed: bool,
+    write_closed: bool,
+}
+
 impl Readiness {
-    fn set(&self, readable: bool, writable: bool) {
+    fn set(&self, ready: Ready) {
+        let readable = ready.readable || ready.read_closed;
+        let writable = ready.writable || ready.write_closed;
         let (reader, writer) = {
             let mut state = lock(&self.state);
             state.readable |= readable;
             state.writable |= writable;
+            state.read_closed |= ready.read_closed;
+            state.write_closed |= ready.write_closed;
             (
                 readable.then(|| state.reader.take()).flatten(),
                 writable.then(|| state.writer.take()).flatten(),
@@ -218,16 +238,18 @@ impl Readiness {
         state.writable
     }
 
-    /// The socket had nothing more (or no room): wait for the next event.
+    /// The socket had nothing more (or no room): wait for the next event,
+    /// unless the peer has closed, which no later event would say again
+    /// (the end of the stream may sit right behind the bytes just read).
     fn clear_readable(&self, cx: &Context<'_>) {
         let mut state = lock(&self.state);
-        state.readable = false;
+        state.readable = state.read_closed;
         store_waker(&mut state.reader, cx);
     }
 
     fn clear_writable(&self, cx: &Context<'_>) {
         let mut state = lock(&self.state);
-        state.writable = false;
+        state.writable = state.write_closed;
         store_waker(&mut state.writer, cx);
     }
 }
@@ -451,6 +473,42 @@ mod tests {
             read(&mut stream, &mut cx),
             Some(Vec::new()),
             "end of stream"
+        );
+    }
+
+    /// The last bytes and the peer's FIN in one event: the short read that
+    /// takes the bytes must not wait for another event, as none will come.
+    #[test]
+    fn the_end_of_stream_behind_the_last_bytes_is_read_without_another_event() {
+        let bridge = Bridge::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut stream = bridge.io().register(server).map_err(|(e, _)| e).unwrap();
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let read = |stream: &mut ReactorStream, cx: &mut Context<'_>| {
+            let mut storage = [0u8; 64];
+            let mut buf = ReadBuf::new(&mut storage);
+            match Pin::new(stream).poll_read(cx, &mut buf) {
+                Poll::Ready(result) => Some(result.map(|()| buf.filled().to_vec()).unwrap()),
+                Poll::Pending => None,
+            }
+        };
+        assert_eq!(read(&mut stream, &mut cx), None);
+
+        client.write_all(b"GET / HTT").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        // Both are in the socket before the event is taken.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(bridge.io().take_events() >= 1);
+        assert_eq!(read(&mut stream, &mut cx), Some(b"GET / HTT".to_vec()));
+        assert_eq!(
+            read(&mut stream, &mut cx),
+            Some(Vec::new()),
+            "the end of the stream is read at once"
         );
     }
 }

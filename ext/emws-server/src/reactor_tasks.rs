@@ -5,11 +5,13 @@
 //! Ruby thread and written by a worker again makes three per round trip, and
 //! the waits are most of the latency under load. A plain connection's task is
 //! therefore polled by the thread that delivers its events, as EventMachine
-//! serves its own connections: the runtime's workers only wait for readiness
-//! and timers, and a wake from them queues the task here and makes the
-//! bridge's descriptor readable. The Ruby thread runs the queued tasks before
-//! it takes a batch and again once the batch has owed its wakes, so that a
-//! reply is written in the same pass that delivered its request.
+//! serves its own connections. Its socket's readiness comes from the
+//! reactor's own epoll set (`reactor_io`); a wake from anywhere else (a timer
+//! on the runtime's workers, a send from another thread) queues the task here
+//! and makes the bridge's descriptor readable. The Ruby thread runs the
+//! queued tasks before it takes a batch and again once the batch has owed
+//! its wakes, so that a reply is written in the same pass that delivered its
+//! request.
 //!
 //! The tasks touch no Ruby object; they are polled with the runtime entered,
 //! so that their timers and sockets belong to it.

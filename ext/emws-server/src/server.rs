@@ -149,11 +149,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
 /// How long `stop` waits for the last connections before it polls the
 /// reactor's tasks again.
 const STOP_POLL: Duration = Duration::from_millis(1);
-
-static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A running server: its listeners accept until `stop`.
 pub struct Server {
@@ -473,12 +473,6 @@ mod tests {
         }
     }
 
-    /// On the workers (a socket the reactor's epoll set would not take):
-    /// what tokio allocates per connection task is its future plus about a
-    /// hundred bytes, rounded up to a multiple of 128: a plain connection's
-    /// future of up to 408 bytes takes a 512-byte cell, one of 416 a 640-byte
-    /// cell (measured with tokio 1.54). Idle memory per connection depends on
-    /// staying under that line.
     /// A plain connection's task is allocated as it is, by the reactor's
     /// executor (`reactor_tasks`): idle memory per connection grows with it.
     #[test]
@@ -488,6 +482,12 @@ mod tests {
         assert!(size <= 448, "a connection's task takes {size} bytes");
     }
 
+    /// On the workers (a socket the reactor's epoll set would not take):
+    /// what tokio allocates per connection task is its future plus about a
+    /// hundred bytes, rounded up to a multiple of 128: a plain connection's
+    /// future of up to 408 bytes takes a 512-byte cell, one of 416 a 640-byte
+    /// cell (measured with tokio 1.54). Idle memory per connection depends on
+    /// staying under that line.
     #[test]
     fn a_plain_connection_task_fits_a_512_byte_cell() {
         type Spawned = connection::CatchPanic<connection::Task<TcpStream>, ConnectionSlot>;
