@@ -139,11 +139,12 @@ impl Bridge {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::{CloseInfo, Event};
 
-    fn readable(fd: RawFd) -> bool {
+    /// Whether `fd` polls readable right now.
+    pub(crate) fn readable(fd: RawFd) -> bool {
         let mut pfd = libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -153,7 +154,7 @@ mod tests {
         unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
     }
 
-    fn closed(id: u64) -> Event {
+    pub(crate) fn closed(id: u64) -> Event {
         Event::Closed {
             id,
             info: CloseInfo::abnormal(),

@@ -382,18 +382,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::bridge::tests::{closed, readable};
     use crate::bridge::Bridge;
-    use crate::event::{CloseInfo, Event};
-
-    fn readable(fd: RawFd) -> bool {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, zero timeout.
-        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
-    }
 
     struct Counter(AtomicUsize);
 
@@ -403,15 +393,41 @@ mod tests {
         }
     }
 
+    /// A connected loopback pair: the client, and the server side
+    /// registered with `bridge`'s epoll set.
+    fn registered_pair(bridge: &Bridge) -> (TcpStream, ReactorStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let stream = bridge.io().register(server).map_err(|(e, _)| e).unwrap();
+        (client, stream)
+    }
+
+    /// One `poll_read`: the bytes read (empty at the end of the stream), or
+    /// `None` while it waits.
+    fn read_some(stream: &mut ReactorStream, cx: &mut Context<'_>) -> Option<Vec<u8>> {
+        let mut storage = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut storage);
+        match Pin::new(stream).poll_read(cx, &mut buf) {
+            Poll::Ready(result) => Some(result.map(|()| buf.filled().to_vec()).unwrap()),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Waits (up to `deadline`) for the epoll set to have an event.
+    fn wait_for_event(bridge: &Bridge, deadline: std::time::Instant, what: &str) {
+        while !readable(bridge.watch_fd()) {
+            assert!(std::time::Instant::now() < deadline, "no {what} came");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn taking_socket_events_leaves_the_bridge_wake_to_the_batch() {
         let bridge = Bridge::new().unwrap();
         assert!(!readable(bridge.watch_fd()));
-        bridge.push(Event::Closed {
-            id: 1,
-            info: CloseInfo::abnormal(),
-            opened: false,
-        });
+        bridge.push(closed(1));
         assert!(readable(bridge.watch_fd()));
         bridge.io().take_events();
         assert!(
@@ -428,49 +444,30 @@ mod tests {
     #[test]
     fn a_socket_that_becomes_readable_wakes_its_reader() {
         let bridge = Bridge::new().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
-        let mut stream = bridge.io().register(server).map_err(|(e, _)| e).unwrap();
-
+        let (mut client, mut stream) = registered_pair(&bridge);
         let counter = Arc::new(Counter(AtomicUsize::new(0)));
         let waker = Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
-        let mut storage = [0u8; 64];
-        let mut read = |stream: &mut ReactorStream, cx: &mut Context<'_>| {
-            let mut buf = ReadBuf::new(&mut storage);
-            match Pin::new(stream).poll_read(cx, &mut buf) {
-                Poll::Ready(result) => Some(result.map(|()| buf.filled().to_vec()).unwrap()),
-                Poll::Pending => None,
-            }
-        };
         // Nothing sent yet: the read waits, and says so without a system call
         // the second time.
-        assert_eq!(read(&mut stream, &mut cx), None);
+        assert_eq!(read_some(&mut stream, &mut cx), None);
         bridge.io().take_events();
-        assert_eq!(read(&mut stream, &mut cx), None);
+        assert_eq!(read_some(&mut stream, &mut cx), None);
         assert_eq!(counter.0.load(Ordering::SeqCst), 0);
 
         client.write_all(b"hello").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while !readable(bridge.watch_fd()) {
-            assert!(std::time::Instant::now() < deadline, "no event came");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_for_event(&bridge, deadline, "event");
         assert_eq!(bridge.io().take_events(), 1);
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
-        assert_eq!(read(&mut stream, &mut cx), Some(b"hello".to_vec()));
+        assert_eq!(read_some(&mut stream, &mut cx), Some(b"hello".to_vec()));
         assert!(!readable(bridge.watch_fd()));
 
         drop(client);
-        while !readable(bridge.watch_fd()) {
-            assert!(std::time::Instant::now() < deadline, "no hang-up came");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_for_event(&bridge, deadline, "hang-up");
         bridge.io().take_events();
         assert_eq!(
-            read(&mut stream, &mut cx),
+            read_some(&mut stream, &mut cx),
             Some(Vec::new()),
             "end of stream"
         );
@@ -481,32 +478,19 @@ mod tests {
     #[test]
     fn the_end_of_stream_behind_the_last_bytes_is_read_without_another_event() {
         let bridge = Bridge::new().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
-        let mut stream = bridge.io().register(server).map_err(|(e, _)| e).unwrap();
-        let counter = Arc::new(Counter(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
+        let (mut client, mut stream) = registered_pair(&bridge);
+        let waker = Waker::from(Arc::new(Counter(AtomicUsize::new(0))));
         let mut cx = Context::from_waker(&waker);
-        let read = |stream: &mut ReactorStream, cx: &mut Context<'_>| {
-            let mut storage = [0u8; 64];
-            let mut buf = ReadBuf::new(&mut storage);
-            match Pin::new(stream).poll_read(cx, &mut buf) {
-                Poll::Ready(result) => Some(result.map(|()| buf.filled().to_vec()).unwrap()),
-                Poll::Pending => None,
-            }
-        };
-        assert_eq!(read(&mut stream, &mut cx), None);
+        assert_eq!(read_some(&mut stream, &mut cx), None);
 
         client.write_all(b"GET / HTT").unwrap();
         client.shutdown(Shutdown::Write).unwrap();
         // Both are in the socket before the event is taken.
         std::thread::sleep(Duration::from_millis(50));
         assert!(bridge.io().take_events() >= 1);
-        assert_eq!(read(&mut stream, &mut cx), Some(b"GET / HTT".to_vec()));
+        assert_eq!(read_some(&mut stream, &mut cx), Some(b"GET / HTT".to_vec()));
         assert_eq!(
-            read(&mut stream, &mut cx),
+            read_some(&mut stream, &mut cx),
             Some(Vec::new()),
             "the end of the stream is read at once"
         );
