@@ -35,13 +35,15 @@ module EventMachine
 
       # Creates the object for a connection the native server accepted.
       def self.accept(native, options)
-        # Read by the native dispatch: when this class keeps the library's own
-        # trigger_on_message/trigger_on_binary, it may call the onmessage and
-        # onbinary blocks itself (an override by a subclass, a module or a
-        # redefinition is called as before; so is one on a single object,
-        # which the dispatch checks). Checked on each accept, so a later
-        # override counts.
-        @_rs_plain_triggers = library_triggers?
+        # Read by the native dispatch, checked on each accept so that a later
+        # override counts (one on a single object is checked by
+        # `_rs_reads_bytes?` and by the dispatch). When this class keeps the
+        # library's own trigger_on_message/trigger_on_binary, the dispatch
+        # may call the onmessage and onbinary blocks itself; when it
+        # overrides receive_data or dispatch, the connection's bytes go to
+        # them as they arrive, as in em-websocket.
+        @_rs_plain_triggers = library_methods?(TRIGGERS)
+        @_rs_byte_hooks = !library_methods?(BYTE_HOOKS)
         connection = allocate
         connection.instance_variable_set(:@native, native)
         connection.instance_variable_set(:@signature, native.id)
@@ -67,18 +69,6 @@ module EventMachine
 
       def trigger_on_binary(msg)
         @onbinary.call(msg) if defined? @onbinary
-      end
-
-      # Where the library defines the triggers the native dispatch may stand in for.
-      LIBRARY_TRIGGERS = %i[trigger_on_message trigger_on_binary].to_h do |name|
-        [name, instance_method(name).source_location]
-      end.freeze
-
-      def self.library_triggers?
-        LIBRARY_TRIGGERS.all? do |name, location|
-          trigger = instance_method(name)
-          trigger.owner == Connection && trigger.source_location == location
-        end
       end
 
       def trigger_on_open(handshake)
@@ -115,7 +105,8 @@ module EventMachine
         # TLS and the outbound limit are the native server's: an idle
         # connection keeps only what its methods read.
         @state = :handshake
-        @opened = false
+        # em-websocket's per-draft handler, set once the handshake completes.
+        @handler = nil
         @protocol_version = nil
         @comm_inactivity_timeout = 0.0
 
@@ -124,6 +115,56 @@ module EventMachine
 
       # TLS is terminated in Rust before any byte reaches the protocol.
       def post_init; end
+
+      # em-websocket's entry for the connection's bytes, called with each
+      # read as it arrives when the connection's class (or the object)
+      # overrides it or `dispatch`: the bytes go to the handler once the
+      # handshake is done, else to `dispatch`. Without such an override the
+      # native side reads them itself and this is never called.
+      def receive_data(data)
+        debug [:receive_data, data]
+
+        if @handler
+          @handler.receive_data(data)
+        else
+          dispatch(data)
+        end
+      rescue => e
+        debug [:error, e]
+        close_websocket_private(3000, "Application error")
+        trigger_on_error(e) || raise(e)
+      end
+
+      # The bytes before the handshake has completed: `GET /healthcheck`,
+      # the Flash policy file request, or the handshake, all answered by the
+      # native side. An override answering some requests itself (plain HTTP
+      # on the WebSocket port) calls `super` for the others.
+      def dispatch(data)
+        @native.receive(data.to_s)
+      end
+
+      # Methods the native side may stand in for while they are the library's
+      # own, with where the library defines them.
+      LIBRARY_METHODS = %i[trigger_on_message trigger_on_binary receive_data dispatch].to_h do |name|
+        [name, instance_method(name).source_location]
+      end.freeze
+      TRIGGERS = %i[trigger_on_message trigger_on_binary].freeze
+      BYTE_HOOKS = %i[receive_data dispatch].freeze
+
+      # Whether this class keeps the library's own `names`.
+      def self.library_methods?(names)
+        names.all? { |name| library_method?(instance_method(name)) }
+      end
+
+      def self.library_method?(method)
+        method.owner == Connection && method.source_location == LIBRARY_METHODS[method.name]
+      end
+
+      # For a connection with methods of its own (a singleton method, an
+      # extended module): whether its bytes go to receive_data/dispatch.
+      def _rs_reads_bytes?
+        BYTE_HOOKS.any? { |name| !Connection.library_method?(method(name)) }
+      end
 
       # The connection's state: :handshake, :connected, :closing or :closed.
       attr_reader :state
@@ -152,7 +193,7 @@ module EventMachine
         unless (data.encoding == UTF8 && data.valid_encoding?) || data.ascii_only?
           raise WebSocketError, "Data sent to WebSocket must be valid UTF-8 but was #{data.encoding} (valid: #{data.valid_encoding?})"
         end
-        raise WebSocketError, "Cannot send data before onopen callback" unless @opened
+        raise WebSocketError, "Cannot send data before onopen callback" unless @handler
 
         send_frame(TEXT, data)
         nil
@@ -164,7 +205,7 @@ module EventMachine
         if @state == :connected && @pingable && !@debug && data.is_a?(String)
           return @native.send_frame(BINARY, data) == LIMIT_REACHED ? 0 : data.bytesize
         end
-        raise WebSocketError, "Cannot send binary before onopen callback" unless @opened
+        raise WebSocketError, "Cannot send binary before onopen callback" unless @handler
         # em-websocket fails here with a NoMethodError; say why instead.
         raise WebSocketError, "Binary frames are not supported by draft #{@protocol_version}" if @protocol_version == 75 || @protocol_version == 76
 
@@ -173,7 +214,7 @@ module EventMachine
 
       # Sends a ping; false on drafts without ping (before draft 01).
       def ping(body = '')
-        raise WebSocketError, "Cannot ping before onopen callback" unless @opened
+        raise WebSocketError, "Cannot ping before onopen callback" unless @handler
         return false unless @pingable
 
         send_frame(PING, body)
@@ -182,7 +223,7 @@ module EventMachine
 
       # Sends an unsolicited pong; pongs answering pings are sent automatically.
       def pong(body = '')
-        raise WebSocketError, "Cannot ping before onopen callback" unless @opened
+        raise WebSocketError, "Cannot ping before onopen callback" unless @handler
         return false unless @pingable
 
         send_frame(PONG, body)
@@ -190,13 +231,13 @@ module EventMachine
       end
 
       def pingable?
-        raise WebSocketError, "Cannot test whether pingable before onopen callback" unless @opened
+        raise WebSocketError, "Cannot test whether pingable before onopen callback" unless @handler
 
         @pingable
       end
 
       def supports_close_codes?
-        raise WebSocketError, "Cannot test before onopen callback" unless @opened
+        raise WebSocketError, "Cannot test before onopen callback" unless @handler
 
         @supports_close_codes
       end
@@ -256,7 +297,7 @@ module EventMachine
       end
 
       def get_sockname
-        nil
+        Socket.pack_sockaddr_in(@native.local_port, @native.local_ip)
       end
 
       def comm_inactivity_timeout
@@ -276,8 +317,6 @@ module EventMachine
       # TLS is configured with the server's `:secure`/`:tls_options`.
       def start_tls(_options = {}); end
 
-      def unbind; end
-
       # The native handle, for EmWebSocketRs::Channel.
       def _rs_native
         @native
@@ -292,7 +331,7 @@ module EventMachine
         # Not kept: em-websocket lets the handshake go after onopen too, and an
         # idle connection should not hold its request headers.
         handshake = Handshake.completed(path, query_string, header_pairs, version, secure, protocol)
-        @opened = true
+        @handler = Handler.klass_factory(version).new(self, @debug)
         @state = :connected
         debug [:accepting_ws_version, version]
         application { trigger_on_open(handshake) }
@@ -337,18 +376,21 @@ module EventMachine
         trigger_on_error(error) || raise(error)
       end
 
-      def _rs_close(code, reason, was_clean, opened)
-        debug [:unbind, :connection]
+      # The connection has ended: `unbind`, as EventMachine calls it, whose
+      # handler delivers `onclose` when the handshake had completed.
+      def _rs_close(code, reason, was_clean)
         @state = :closed
-        return unless opened
+        @handler&.close_info = was_clean ? { code: code, reason: reason, was_clean: true } : { code: code, was_clean: false }
+        unbind
+      end
 
-        event = was_clean ? { code: code, reason: reason, was_clean: true } : { code: code, was_clean: false }
-        begin
-          trigger_on_close(event)
-        rescue => e
-          debug [:error, e]
-          trigger_on_error(e) || raise(e)
-        end
+      def unbind
+        debug [:unbind, :connection]
+
+        @handler&.unbind
+      rescue => e
+        debug [:error, e]
+        trigger_on_error(e) || raise(e)
       end
 
       private
@@ -376,7 +418,7 @@ module EventMachine
       end
 
       def close_websocket_private(code, body)
-        if @opened && @state != :closed
+        if @handler && @state != :closed
           debug [:closing, code]
           @native.close(code, body&.to_s, close_timeout.to_f)
           # Drafts 75 and 76 have no closing handshake (nor ping): they just

@@ -62,7 +62,8 @@ module EmWebSocketRs
       @native.dispatch(self, @connections)
     end
 
-    # Called by the native dispatch for each accepted connection.
+    # Called by the native dispatch for each accepted connection; returns
+    # the connection, or nil for one refused because its server has stopped.
     def _rs_accept(server_id, native)
       listener = @listeners[server_id]
       unless listener
@@ -72,6 +73,7 @@ module EmWebSocketRs
       connection = listener.connection_class.accept(native, listener.options)
       @connections[native.id] = connection
       listener.block&.call(connection)
+      connection
     end
 
     private

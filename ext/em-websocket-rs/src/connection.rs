@@ -74,6 +74,20 @@ impl NativeConnection {
         self.0.peer.port()
     }
 
+    pub fn local_ip(&self) -> String {
+        self.0.local.ip().to_string()
+    }
+
+    pub fn local_port(&self) -> u16 {
+        self.0.local.port()
+    }
+
+    /// Bytes the application passes on to the protocol (`super` from its
+    /// `receive_data` or `dispatch`): the handshake, then frames.
+    pub fn receive(&self, data: RString) {
+        self.0.receive(copy_bytes(data));
+    }
+
     /// Queues a frame: `kind` is the RFC 6455 opcode (1 text, 2 binary, 9 ping,
     /// 10 pong). Returns 0 when queued, 1 when `:outbound_limit` aborted the
     /// connection, 2 when the connection is already gone.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use emws_core::{DeflateConfig, HandshakeConfig};
 use emws_server::{
-    Bridge, ErrorKind, Event, Opened, Pem, Server, ServerConfig, TlsConfig, TlsOptions,
+    Bridge, ErrorKind, Event, Input, Opened, Pem, Server, ServerConfig, TlsConfig, TlsOptions,
 };
 use magnus::rb_sys::{AsRawId, AsRawValue, FromRawValue};
 use magnus::value::{IntoId, LazyId, OpaqueId, ReprValue};
@@ -36,6 +36,8 @@ static PONG: LazyId = LazyId::new("_rs_pong");
 static ERROR: LazyId = LazyId::new("_rs_error");
 static CLOSE: LazyId = LazyId::new("_rs_close");
 static DRAIN: LazyId = LazyId::new("_rs_drain");
+static RECEIVE_DATA: LazyId = LazyId::new("receive_data");
+static READS_BYTES: LazyId = LazyId::new("_rs_reads_bytes?");
 static APPLICATION_ERROR: LazyId = LazyId::new("_rs_application_error");
 static TRIGGER_MESSAGE: LazyId = LazyId::new("trigger_on_message");
 static TRIGGER_BINARY: LazyId = LazyId::new("trigger_on_binary");
@@ -43,6 +45,7 @@ static DEBUG: LazyId = LazyId::new("@debug");
 static ON_MESSAGE: LazyId = LazyId::new("@onmessage");
 static ON_BINARY: LazyId = LazyId::new("@onbinary");
 static PLAIN_TRIGGERS: LazyId = LazyId::new("@_rs_plain_triggers");
+static BYTE_HOOKS: LazyId = LazyId::new("@_rs_byte_hooks");
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Reactor", free_immediately, size)]
 pub struct Reactor {
@@ -166,19 +169,13 @@ impl Route {
         if ivar(ruby, conn, *DEBUG).is_some() {
             return Route::Logged;
         }
-        // SAFETY: on the Ruby thread, with a live object.
-        let (class, own_class) = unsafe {
-            let raw = conn.as_raw();
-            let own_class = (*(raw as *const rb_sys::RBasic)).klass;
-            (rb_sys::rb_obj_class(raw), own_class)
-        };
         // A method defined on this one object (`def ws.trigger_on_message`,
-        // `ws.extend`) lives in its singleton class: leave it to the triggers.
-        if own_class != class {
+        // `ws.extend`): leave it to the triggers.
+        if has_singleton_class(conn) {
             return Route::Triggers;
         }
-        // SAFETY: a live class.
-        let class = unsafe { Value::from_raw(class) };
+        // SAFETY: on the Ruby thread, with a live object.
+        let class = unsafe { Value::from_raw(rb_sys::rb_obj_class(conn.as_raw())) };
         // Set by `Connection.accept` for the connection's class.
         match ivar(ruby, class, *PLAIN_TRIGGERS) {
             Some(_) => Route::Blocks,
@@ -271,8 +268,24 @@ fn deliver(
     if let Event::Accepted { server, handle } = event {
         let accepted: Result<Value, Error> =
             router.funcall(*ACCEPT, (server, NativeConnection(handle.clone())));
-        handle.start();
-        return accepted.map(drop);
+        let input = match &accepted {
+            Ok(conn) if !conn.is_nil() => input_of(ruby, *conn),
+            _ => Ok(Input::Native),
+        };
+        handle.start(*input.as_ref().unwrap_or(&Input::Native));
+        return accepted.and(input).map(drop);
+    }
+    if let Event::Received { handle, data } = event {
+        let received = match recipients.get(ruby, id) {
+            Some((conn, _)) => conn
+                .funcall::<_, _, Value>(*RECEIVE_DATA, (ruby.str_from_slice(&data),))
+                .map(drop),
+            None => Ok(()),
+        };
+        // Read on even when the application raised: the error goes up into
+        // the reactor, as EventMachine lets it, and the connection lives on.
+        handle.consumed();
+        return received;
     }
     if let Event::Barrier { handle, barrier } = event {
         handle.release(barrier);
@@ -282,7 +295,9 @@ fn deliver(
         return Ok(());
     };
     let _: Value = match event {
-        Event::Accepted { .. } | Event::Barrier { .. } => unreachable!("handled above"),
+        Event::Accepted { .. } | Event::Barrier { .. } | Event::Received { .. } => {
+            unreachable!("handled above")
+        }
         Event::Opened { opened, .. } => conn.funcall(*OPEN, open_args(ruby, *opened)?)?,
         Event::Text { data, .. } => {
             let text = validated_text(ruby, &data);
@@ -301,15 +316,44 @@ fn deliver(
             conn.funcall(*DRAIN, ())?
         }
         Event::Error { kind, message, .. } => conn.funcall(*ERROR, (error_kind(kind), message))?,
-        Event::Closed { info, opened, .. } => {
+        Event::Closed { info, .. } => {
             recipients.remove(id)?;
             let reason = info
                 .reason
                 .map(|reason| ruby.enc_str_new(&reason, ruby.utf8_encoding()));
-            conn.funcall(*CLOSE, (info.code, reason, info.was_clean, opened))?
+            conn.funcall(*CLOSE, (info.code, reason, info.was_clean))?
         }
     };
     Ok(())
+}
+
+/// Who reads a new connection's bytes first: the application when its
+/// class (or, for an object with a singleton class, the object) overrides
+/// `receive_data` or `dispatch`.
+fn input_of(ruby: &Ruby, conn: Value) -> Result<Input, Error> {
+    let reads_bytes = if has_singleton_class(conn) {
+        conn.funcall::<_, _, bool>(*READS_BYTES, ())?
+    } else {
+        // SAFETY: on the Ruby thread, with a live object.
+        let class = unsafe { Value::from_raw(rb_sys::rb_obj_class(conn.as_raw())) };
+        // Set by `Connection.accept` for the connection's class.
+        ivar(ruby, class, *BYTE_HOOKS).is_some()
+    };
+    Ok(if reads_bytes {
+        Input::Application
+    } else {
+        Input::Native
+    })
+}
+
+/// Whether methods may have been defined on this one object (`def
+/// ws.receive_data`, `ws.extend`): they live in its singleton class.
+fn has_singleton_class(object: Value) -> bool {
+    // SAFETY: on the Ruby thread, with a live object.
+    unsafe {
+        let raw = object.as_raw();
+        (*(raw as *const rb_sys::RBasic)).klass != rb_sys::rb_obj_class(raw)
+    }
 }
 
 /// A UTF-8 String of text the core has validated, with its code range set

@@ -60,6 +60,15 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         method!(connection::NativeConnection::peer_port, 0),
     )?;
     conn.define_method(
+        "local_ip",
+        method!(connection::NativeConnection::local_ip, 0),
+    )?;
+    conn.define_method(
+        "local_port",
+        method!(connection::NativeConnection::local_port, 0),
+    )?;
+    conn.define_method("receive", method!(connection::NativeConnection::receive, 1))?;
+    conn.define_method(
         "send_frame",
         method!(connection::NativeConnection::send_frame, 2),
     )?;

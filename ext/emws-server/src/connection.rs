@@ -76,10 +76,28 @@ impl Payload<'_> {
     }
 }
 
+/// Who reads a connection's bytes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The task: the handshake and the frames are parsed here.
+    Native,
+    /// The application, whose connection class overrides `receive_data` or
+    /// `dispatch`: each read goes to Ruby as it arrives (`Event::Received`),
+    /// and what the application hands back (`super`) is parsed here
+    /// (`ConnectionHandle::receive`). One read is with Ruby at a time, so
+    /// every read is seen after the events of the ones before it, as
+    /// em-websocket handled them.
+    Application,
+}
+
 /// What the Ruby side asks of a connection.
 enum Command {
     /// The application's block has run for this connection: it may begin.
-    Start,
+    Start(Input),
+    /// The Ruby side is done with the last `Event::Received`: read on.
+    Consumed,
+    /// Bytes the application passed on to be parsed (`Input::Application`).
+    Receive(Bytes),
     /// The Ruby side has delivered every event before the barrier of this number.
     Release(u64),
     Send {
@@ -119,6 +137,8 @@ const MAX_PRESIZED_COMMANDS: usize = 64;
 pub struct ConnectionHandle {
     pub id: u64,
     pub peer: SocketAddr,
+    /// The socket's own address (EventMachine's `get_sockname`).
+    pub local: SocketAddr,
     inbox: Mutex<Inbox>,
     /// The server is stopping: the task ends at once.
     shut_down: AtomicBool,
@@ -164,6 +184,7 @@ impl ConnectionHandle {
     pub(crate) fn new(
         id: u64,
         peer: SocketAddr,
+        local: SocketAddr,
         outbound_limit: usize,
         drain_threshold: usize,
         on_reactor: bool,
@@ -171,6 +192,7 @@ impl ConnectionHandle {
         ConnectionHandle {
             id,
             peer,
+            local,
             inbox: Mutex::new(Inbox::default()),
             shut_down: AtomicBool::new(false),
             outbound: AtomicUsize::new(0),
@@ -193,8 +215,21 @@ impl ConnectionHandle {
     /// Lets the connection begin once the application's block has run, so
     /// that what the block does (closing at once, setting limits) comes before
     /// the handshake, as in em-websocket where the block runs on accept.
-    pub fn start(&self) {
-        self.enqueue(Command::Start);
+    /// `input` says who reads the connection's bytes first.
+    pub fn start(&self, input: Input) {
+        self.enqueue(Command::Start(input));
+    }
+
+    /// The Ruby side has handed the application an `Event::Received` and is
+    /// done with it: the task reads on.
+    pub fn consumed(&self) {
+        self.enqueue(Command::Consumed);
+    }
+
+    /// Bytes the application passes on to the protocol (`super` from its
+    /// `receive_data` or `dispatch`): parsed as if just read.
+    pub fn receive(&self, data: Bytes) {
+        self.enqueue(Command::Receive(data));
     }
 
     /// Makes the connection's task panic: fault injection for the test suite.
@@ -436,6 +471,11 @@ pub(crate) struct Task<S> {
     protocol: Option<Protocol>,
     ending: Ending,
     started: bool,
+    /// Who reads the socket's bytes first.
+    input: Input,
+    /// A read is with the Ruby side (`Input::Application`): no more until
+    /// it is consumed.
+    received_pending: bool,
     /// Events went to the Ruby side after the last barrier.
     events_since_barrier: bool,
     handshake_deadline: Option<Instant>,
@@ -535,6 +575,8 @@ where
         protocol: None,
         ending: Ending::Running,
         started: false,
+        input: Input::Native,
+        received_pending: false,
         events_since_barrier: false,
         handshake_deadline,
         timer: None,
@@ -588,9 +630,16 @@ where
             }
             let reading = this.started
                 && this.ending == Ending::Running
+                && !this.received_pending
                 && this.outbox.len() < MAX_UNREAD_REPLIES;
             if reading {
-                match poll_read_some(Pin::new(&mut this.stream), cx, &mut this.inbuf) {
+                let read = match this.input {
+                    Input::Native => {
+                        poll_read_some(Pin::new(&mut this.stream), cx, &mut this.inbuf)
+                    }
+                    Input::Application => this.poll_read_for_application(cx),
+                };
+                match read {
                     Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
                     Poll::Ready(Ok(_)) => {
                         progress = true;
@@ -599,10 +648,8 @@ where
                             occasional.last_read = occasional.last_activity;
                             occasional.ping_deadline = None;
                         }
-                        this.process_input();
-                        if this.inbuf.is_empty() {
-                            // Give the buffer back: an idle connection holds none.
-                            this.inbuf = BytesMut::new();
+                        if this.input == Input::Native {
+                            this.process_received();
                         }
                     }
                     Poll::Pending => {}
@@ -626,6 +673,29 @@ impl<S> Task<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    /// Reads what is ready and hands it to the application as it is.
+    fn poll_read_for_application(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut chunk = BytesMut::new();
+        let read = ready!(poll_read_some(Pin::new(&mut self.stream), cx, &mut chunk))?;
+        if read > 0 {
+            self.received_pending = true;
+            self.finish.shared.bridge.push(Event::Received {
+                handle: self.finish.handle.clone(),
+                data: chunk.freeze(),
+            });
+        }
+        Poll::Ready(Ok(read))
+    }
+
+    /// Parses what `inbuf` holds: the handshake, then frames.
+    fn process_received(&mut self) {
+        self.process_input();
+        if self.inbuf.is_empty() {
+            // Give the buffer back: an idle connection holds none.
+            self.inbuf = BytesMut::new();
+        }
+    }
+
     /// Arms the timer for `deadline` (or drops it) and polls it.
     fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
         let Some(deadline) = deadline else {
@@ -775,7 +845,17 @@ where
                 return;
             }
             match command {
-                Command::Start => self.started = true,
+                Command::Start(input) => {
+                    self.started = true;
+                    self.input = input;
+                }
+                Command::Consumed => self.received_pending = false,
+                Command::Receive(data) => {
+                    if self.ending == Ending::Running {
+                        self.inbuf.extend_from_slice(&data);
+                        self.process_received();
+                    }
+                }
                 Command::Panic => panic!("panic requested by the test suite"),
                 Command::Release(barrier) => self.release(barrier),
                 Command::Send { kind, payload } => self.encode(
@@ -785,7 +865,15 @@ where
                         MessageBytes::Inline { .. } => Payload::Borrowed(&payload),
                     },
                 ),
-                Command::Raw(data) => self.outbox.push_bytes(data),
+                Command::Raw(data) => {
+                    // Bytes written before any handshake: the application
+                    // answers this connection itself (plain HTTP on the
+                    // WebSocket port), and may keep it as long as it likes.
+                    if self.protocol.is_none() {
+                        self.handshake_deadline = None;
+                    }
+                    self.outbox.push_bytes(data)
+                }
                 Command::Close {
                     code,
                     reason,
@@ -1222,7 +1310,8 @@ mod tests {
     use std::time::Duration;
 
     fn handle(drain_threshold: usize) -> ConnectionHandle {
-        ConnectionHandle::new(1, "127.0.0.1:1".parse().unwrap(), 0, drain_threshold, false)
+        let addr = "127.0.0.1:1".parse().unwrap();
+        ConnectionHandle::new(1, addr, addr, 0, drain_threshold, false)
     }
 
     #[test]

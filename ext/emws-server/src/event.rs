@@ -104,6 +104,13 @@ pub enum Event {
     Drained {
         handle: Arc<ConnectionHandle>,
     },
+    /// Bytes read from a connection whose application reads them first
+    /// (`Input::Application`): handed to its `receive_data`, then
+    /// `ConnectionHandle::consumed`.
+    Received {
+        handle: Arc<ConnectionHandle>,
+        data: Bytes,
+    },
     /// Always the last event of a connection, exactly once.
     Closed {
         id: u64,
@@ -118,7 +125,8 @@ impl Event {
         match self {
             Event::Accepted { handle, .. }
             | Event::Barrier { handle, .. }
-            | Event::Drained { handle } => handle.id,
+            | Event::Drained { handle }
+            | Event::Received { handle, .. } => handle.id,
             Event::Opened { id, .. }
             | Event::Text { id, .. }
             | Event::Binary { id, .. }

@@ -18,7 +18,7 @@ pub mod tls;
 mod wake_relay;
 
 pub use bridge::Bridge;
-pub use connection::{ConnectionHandle, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
+pub use connection::{ConnectionHandle, Input, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
 pub use message_bytes::MessageBytes;
 pub use server::{Server, ServerConfig};

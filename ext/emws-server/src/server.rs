@@ -325,6 +325,10 @@ const SERVICE_UNAVAILABLE: &[u8] =
 
 fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShared>) {
     let _ = stream.set_nodelay(true);
+    let Ok(local) = stream.local_addr() else {
+        // Reset before it could be served.
+        return;
+    };
     let open = shared.connections.fetch_add(1, Ordering::AcqRel);
     if shared.config.max_connections.is_some_and(|max| open >= max) {
         shared.connections.fetch_sub(1, Ordering::AcqRel);
@@ -344,6 +348,7 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
     let handle = Arc::new(ConnectionHandle::new(
         id,
         peer,
+        local,
         shared.config.outbound_limit,
         shared.config.drain_threshold,
         matches!(stream, Served::Reactor(_)),
