@@ -21,6 +21,11 @@ module EventMachine
       UTF8 = Encoding::UTF_8
       BINARY_ENCODING = Encoding::BINARY
 
+      # The native default of `:drain_threshold`.
+      DEFAULT_DRAIN_THRESHOLD = 64 * 1024
+      # EventMachine's `send_file_data` sends files of up to 32 KiB.
+      SEND_FILE_LIMIT = 32 * 1024
+
       # What the native handle answers to a send.
       QUEUED = 0
       LIMIT_REACHED = 1
@@ -314,8 +319,102 @@ module EventMachine
         false
       end
 
-      # TLS is configured with the server's `:secure`/`:tls_options`.
-      def start_tls(_options = {}); end
+      # Streams a file to the peer as it is (no framing) without reading it
+      # whole; returns a Deferrable that succeeds once all of it is queued,
+      # or fails with "file not found". `:http_chunks` sends it in HTTP/1.1
+      # chunked encoding.
+      def stream_file_data(filename, args = {})
+        EmWebSocketRs::FileStreamer.new(self, filename, args)
+      end
+
+      # Sends a small file (up to 32 KiB, EventMachine's limit) as it is.
+      def send_file_data(filename)
+        raise "File too large.  send_file_data() supports files under 32k." if File.size(filename) > SEND_FILE_LIMIT
+
+        send_data(File.binread(filename))
+      rescue SystemCallError => e
+        raise IOError, ": #{filename} #{SystemCallError.new(nil, e.errno).message}"
+      end
+
+      # Stops reading from and writing to the socket until `resume`; true if
+      # the connection was not paused already.
+      def pause
+        return false if paused?
+
+        @paused = true
+        @native.paused = true
+        true
+      end
+
+      def resume
+        return false unless paused?
+
+        @paused = false
+        @native.paused = false
+        true
+      end
+
+      def paused?
+        defined?(@paused) ? @paused : false
+      end
+
+      # Not watched descriptors: the server owns the socket.
+      def notify_readable?; false; end
+      def notify_writable?; false; end
+      def watch_only?; false; end
+
+      # On a `:secure` server the connection is TLS from its first byte, as
+      # em-websocket's `post_init` makes it; a plain one cannot switch.
+      def start_tls(_options = {})
+        return if @options[:secure]
+
+        raise NotImplementedError, "#{self.class}#start_tls is not supported by em-websocket-rs: " \
+                                   "serve wss:// with the server's :secure and :tls_options"
+      end
+
+      # EventMachine::Connection methods with no meaning for a connection
+      # whose socket EventMachine does not own; each raises saying so.
+      UNSUPPORTED = {
+        associate_callback_target: 'EventMachine does not own the socket',
+        detach: 'EventMachine does not own the socket',
+        'notify_readable=': 'EventMachine does not own the socket',
+        'notify_writable=': 'EventMachine does not own the socket',
+        get_sock_opt: "socket options are the server's",
+        set_sock_opt: "socket options are the server's",
+        enable_keepalive: "socket options are the server's (use :ping_interval)",
+        disable_keepalive: "socket options are the server's",
+        get_idle_time: 'use comm_inactivity_timeout or :ping_interval',
+        get_peer_cert: 'client certificates are checked by the server (:verify_peer with :ca_file)',
+        get_cipher_bits: 'TLS is terminated by the server',
+        get_cipher_name: 'TLS is terminated by the server',
+        get_cipher_protocol: 'TLS is terminated by the server',
+        get_sni_hostname: 'TLS is terminated by the server',
+        proxy_incoming_to: 'proxying is not implemented',
+        stop_proxying: 'proxying is not implemented',
+        get_proxied_bytes: 'proxying is not implemented',
+        send_datagram: 'a WebSocket connection is TCP',
+        reconnect: 'a server connection cannot reconnect',
+        get_pid: 'not a process connection',
+        get_status: 'not a process connection',
+        pending_connect_timeout: 'a server connection is already connected',
+        'pending_connect_timeout=': 'a server connection is already connected',
+        set_pending_connect_timeout: 'a server connection is already connected'
+      }.freeze
+
+      UNSUPPORTED.each do |name, why|
+        define_method(name) do |*|
+          raise NotImplementedError, "#{self.class}##{name} is not supported by em-websocket-rs: #{why}"
+        end
+      end
+
+      # The limits file streaming keeps to.
+      def _rs_drain_threshold
+        @options.fetch(:drain_threshold, DEFAULT_DRAIN_THRESHOLD) || 0
+      end
+
+      def _rs_outbound_limit
+        @options[:outbound_limit] || 0
+      end
 
       # The native handle, for EmWebSocketRs::Channel.
       def _rs_native
@@ -356,6 +455,7 @@ module EventMachine
       end
 
       def _rs_drain
+        @_rs_streams&.dup&.each(&:stream)
         application { trigger_on_drain }
       end
 
@@ -381,6 +481,7 @@ module EventMachine
       def _rs_close(code, reason, was_clean)
         @state = :closed
         @handler&.close_info = was_clean ? { code: code, reason: reason, was_clean: true } : { code: code, was_clean: false }
+        @_rs_streams&.dup&.each(&:stream)
         unbind
       end
 
@@ -394,6 +495,15 @@ module EventMachine
       end
 
       private
+
+      # File streams waiting for the outbound buffer to drain.
+      def _rs_add_stream(stream)
+        (@_rs_streams ||= []) << stream
+      end
+
+      def _rs_remove_stream(stream)
+        @_rs_streams.delete(stream)
+      end
 
       def send_frame(kind, data)
         if @state == :closing && (kind == TEXT || kind == BINARY)

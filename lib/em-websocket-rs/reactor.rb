@@ -34,6 +34,11 @@ module EmWebSocketRs
       @instance ||= new
     end
 
+    # The reactor of this process, if one has been made.
+    def self.current
+      @instance if @instance && @pid == Process.pid
+    end
+
     def initialize
       @native = Native::Reactor.new
       @connections = {}
@@ -60,6 +65,14 @@ module EmWebSocketRs
 
     def dispatch
       @native.dispatch(self, @connections)
+    end
+
+    # What EventMachine would count of these servers' sockets if it owned
+    # them (a listening socket per address, a connection each), less the
+    # one descriptor it does watch for them.
+    def descriptor_count
+      listening = @listeners.each_value.sum { |listener| listener.native.addresses.size }
+      listening + @connections.size - (@watch ? 1 : 0)
     end
 
     # Called by the native dispatch for each accepted connection; returns
@@ -109,6 +122,15 @@ module EmWebSocketRs
       end
     end
   end
+
+  # `EM.connection_count` counts WebSocket connections and servers, as it
+  # does with em-websocket, whose sockets EventMachine owned.
+  module ConnectionCount
+    def connection_count
+      super + (Reactor.current&.descriptor_count || 0)
+    end
+  end
+  EventMachine.singleton_class.prepend(ConnectionCount)
 
   # What `EM::WebSocket.run` returns: the running server.
   class Server

@@ -135,6 +135,10 @@ impl NativeConnection {
         self.0.set_max_frame_size(max);
     }
 
+    pub fn set_paused(&self, paused: bool) {
+        self.0.set_paused(paused);
+    }
+
     pub fn set_inactivity_timeout(&self, seconds: f64) {
         self.0.set_inactivity_timeout(duration(seconds));
     }

@@ -94,6 +94,10 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         method!(connection::NativeConnection::set_max_frame_size, 1),
     )?;
     conn.define_method(
+        "paused=",
+        method!(connection::NativeConnection::set_paused, 1),
+    )?;
+    conn.define_method(
         "inactivity_timeout=",
         method!(connection::NativeConnection::set_inactivity_timeout, 1),
     )?;

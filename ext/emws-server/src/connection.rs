@@ -114,6 +114,8 @@ enum Command {
         after_writing: bool,
     },
     InactivityTimeout(Option<Duration>),
+    /// EventMachine's `pause` (true) and `resume` (false).
+    Pause(bool),
     /// Fault injection for the test suite: the task panics.
     Panic,
 }
@@ -291,6 +293,12 @@ impl ConnectionHandle {
     /// Drops the TCP connection, at once or once everything queued is written.
     pub fn disconnect(&self, after_writing: bool) {
         self.enqueue(Command::Disconnect { after_writing });
+    }
+
+    /// EventMachine's `pause` and `resume`: while paused, nothing is read
+    /// from the socket or written to it.
+    pub fn set_paused(&self, paused: bool) {
+        self.enqueue(Command::Pause(paused));
     }
 
     /// EventMachine's `comm_inactivity_timeout=`: `None` turns it off.
@@ -476,6 +484,8 @@ pub(crate) struct Task<S> {
     /// A read is with the Ruby side (`Input::Application`): no more until
     /// it is consumed.
     received_pending: bool,
+    /// EventMachine's `pause`: neither reading nor writing.
+    paused: bool,
     /// Events went to the Ruby side after the last barrier.
     events_since_barrier: bool,
     handshake_deadline: Option<Instant>,
@@ -577,6 +587,7 @@ where
         started: false,
         input: Input::Native,
         received_pending: false,
+        paused: false,
         events_since_barrier: false,
         handshake_deadline,
         timer: None,
@@ -612,7 +623,7 @@ where
                 this.occasional().shutdown_deadline = Some(Instant::now() + SHUTDOWN_WAIT);
                 continue;
             }
-            if this.outbox.has_work() {
+            if this.outbox.has_work() && !this.paused {
                 match this.outbox.poll_write_to(Pin::new(&mut this.stream), cx) {
                     Poll::Ready(Ok(written)) => {
                         progress = true;
@@ -631,6 +642,7 @@ where
             let reading = this.started
                 && this.ending == Ending::Running
                 && !this.received_pending
+                && !this.paused
                 && this.outbox.len() < MAX_UNREAD_REPLIES;
             if reading {
                 let read = match this.input {
@@ -850,6 +862,7 @@ where
                     self.input = input;
                 }
                 Command::Consumed => self.received_pending = false,
+                Command::Pause(paused) => self.paused = paused,
                 Command::Receive(data) => {
                     if self.ending == Ending::Running {
                         self.inbuf.extend_from_slice(&data);
