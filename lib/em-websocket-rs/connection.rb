@@ -479,10 +479,14 @@ module EventMachine
       # The connection has ended: `unbind`, as EventMachine calls it, whose
       # handler delivers `onclose` when the handshake had completed.
       def _rs_close(code, reason, was_clean)
-        @state = :closed
         @handler&.close_info = was_clean ? { code: code, reason: reason, was_clean: true } : { code: code, was_clean: false }
         @_rs_streams&.dup&.each(&:stream)
         unbind
+      end
+
+      # Called by the handler as the connection ends, before `onclose`.
+      def _rs_closed
+        @state = :closed
       end
 
       def unbind

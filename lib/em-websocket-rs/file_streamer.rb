@@ -34,7 +34,7 @@ module EmWebSocketRs
     # Queues chunks while there is room; called again when the buffer drains.
     def stream
       return if @file.nil?
-      return finish { fail "connection closed" } if @connection.state == :closed
+      return finish { fail "connection closed" } if @connection._rs_native.closed?
 
       while @remaining.positive?
         room = room_for_chunk

@@ -67,6 +67,7 @@ module EventMachine
 
       # The connection has ended: `onclose`, as em-websocket's handler does.
       def unbind
+        @connection._rs_closed
         @connection.trigger_on_close(@close_info || { code: 1006, was_clean: false })
       end
 

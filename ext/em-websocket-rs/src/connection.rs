@@ -74,6 +74,11 @@ impl NativeConnection {
         self.0.peer.port()
     }
 
+    /// Whether the connection has ended (its `Closed` event is on its way).
+    pub fn is_closed(&self) -> bool {
+        self.0.is_finished()
+    }
+
     pub fn local_ip(&self) -> String {
         self.0.local.ip().to_string()
     }

@@ -275,30 +275,33 @@ fn deliver(
         handle.start(*input.as_ref().unwrap_or(&Input::Native));
         return accepted.and(input).map(drop);
     }
-    if let Event::Received { handle, data } = event {
-        let received = match recipients.get(ruby, id) {
-            Some((conn, _)) => conn
-                .funcall::<_, _, Value>(*RECEIVE_DATA, (ruby.str_from_slice(&data),))
-                .map(drop),
-            None => Ok(()),
-        };
-        // Read on even when the application raised: the error goes up into
-        // the reactor, as EventMachine lets it, and the connection lives on.
-        handle.consumed();
-        return received;
-    }
     if let Event::Barrier { handle, barrier } = event {
         handle.release(barrier);
         return Ok(());
     }
     let Some((conn, route)) = recipients.get(ruby, id) else {
+        if let Event::Opened { handle, .. } | Event::Received { handle, .. } = event {
+            handle.consumed();
+        }
         return Ok(());
     };
     let _: Value = match event {
-        Event::Accepted { .. } | Event::Barrier { .. } | Event::Received { .. } => {
-            unreachable!("handled above")
+        Event::Accepted { .. } | Event::Barrier { .. } => unreachable!("handled above"),
+        // The task reads on once these are delivered, even when the
+        // application raised: the error goes up into the reactor, as
+        // EventMachine lets it, and the connection lives on.
+        Event::Opened { handle, opened } => {
+            let opened =
+                open_args(ruby, *opened).and_then(|args| conn.funcall::<_, _, Value>(*OPEN, args));
+            handle.consumed();
+            opened?
         }
-        Event::Opened { opened, .. } => conn.funcall(*OPEN, open_args(ruby, *opened)?)?,
+        Event::Received { handle, data } => {
+            let received =
+                conn.funcall::<_, _, Value>(*RECEIVE_DATA, (ruby.str_from_slice(&data),));
+            handle.consumed();
+            received?
+        }
         Event::Text { data, .. } => {
             let text = validated_text(ruby, &data);
             return deliver_message(ruby, conn, route, text, &TEXT_MESSAGE);

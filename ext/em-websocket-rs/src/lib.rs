@@ -60,6 +60,10 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         method!(connection::NativeConnection::peer_port, 0),
     )?;
     conn.define_method(
+        "closed?",
+        method!(connection::NativeConnection::is_closed, 0),
+    )?;
+    conn.define_method(
         "local_ip",
         method!(connection::NativeConnection::local_ip, 0),
     )?;

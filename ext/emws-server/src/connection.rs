@@ -94,7 +94,7 @@ pub enum Input {
 enum Command {
     /// The application's block has run for this connection: it may begin.
     Start(Input),
-    /// The Ruby side is done with the last `Event::Received`: read on.
+    /// The Ruby side is done with `Event::Opened` or `Event::Received`: read on.
     Consumed,
     /// Bytes the application passed on to be parsed (`Input::Application`).
     Receive(Bytes),
@@ -222,8 +222,9 @@ impl ConnectionHandle {
         self.enqueue(Command::Start(input));
     }
 
-    /// The Ruby side has handed the application an `Event::Received` and is
-    /// done with it: the task reads on.
+    /// The Ruby side is done with an `Event::Opened` or `Event::Received`
+    /// (it has run `onopen`, or handed the bytes to the application): the
+    /// task reads on.
     pub fn consumed(&self) {
         self.enqueue(Command::Consumed);
     }
@@ -481,9 +482,11 @@ pub(crate) struct Task<S> {
     started: bool,
     /// Who reads the socket's bytes first.
     input: Input,
-    /// A read is with the Ruby side (`Input::Application`): no more until
-    /// it is consumed.
-    received_pending: bool,
+    /// The Ruby side has an event to answer with `consumed` before the
+    /// next read: `Opened` (what `onopen` does, a `pause` or a frame size
+    /// limit, comes before any later byte is read, as in em-websocket), or
+    /// a read it is handing to the application (`Input::Application`).
+    awaiting_ruby: bool,
     /// EventMachine's `pause`: neither reading nor writing.
     paused: bool,
     /// Events went to the Ruby side after the last barrier.
@@ -586,7 +589,7 @@ where
         ending: Ending::Running,
         started: false,
         input: Input::Native,
-        received_pending: false,
+        awaiting_ruby: false,
         paused: false,
         events_since_barrier: false,
         handshake_deadline,
@@ -641,7 +644,7 @@ where
             }
             let reading = this.started
                 && this.ending == Ending::Running
-                && !this.received_pending
+                && !this.awaiting_ruby
                 && !this.paused
                 && this.outbox.len() < MAX_UNREAD_REPLIES;
             if reading {
@@ -690,7 +693,7 @@ where
         let mut chunk = BytesMut::new();
         let read = ready!(poll_read_some(Pin::new(&mut self.stream), cx, &mut chunk))?;
         if read > 0 {
-            self.received_pending = true;
+            self.awaiting_ruby = true;
             self.finish.shared.bridge.push(Event::Received {
                 handle: self.finish.handle.clone(),
                 data: chunk.freeze(),
@@ -861,7 +864,7 @@ where
                     self.started = true;
                     self.input = input;
                 }
-                Command::Consumed => self.received_pending = false,
+                Command::Consumed => self.awaiting_ruby = false,
                 Command::Pause(paused) => self.paused = paused,
                 Command::Receive(data) => {
                     if self.ending == Ending::Running {
@@ -1021,8 +1024,9 @@ where
             },
         ));
         self.finish.opened = true;
+        self.awaiting_ruby = true;
         self.finish.shared.bridge.push(Event::Opened {
-            id: self.finish.handle.id,
+            handle: self.finish.handle.clone(),
             opened: Box::new(Opened {
                 request: *request,
                 draft: accepted.draft,

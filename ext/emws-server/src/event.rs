@@ -66,8 +66,10 @@ pub enum Event {
         server: u32,
         handle: Arc<ConnectionHandle>,
     },
+    /// The handshake has completed; the task reads nothing more until
+    /// `ConnectionHandle::consumed`.
     Opened {
-        id: u64,
+        handle: Arc<ConnectionHandle>,
         opened: Box<Opened>,
     },
     Text {
@@ -126,9 +128,9 @@ impl Event {
             Event::Accepted { handle, .. }
             | Event::Barrier { handle, .. }
             | Event::Drained { handle }
-            | Event::Received { handle, .. } => handle.id,
-            Event::Opened { id, .. }
-            | Event::Text { id, .. }
+            | Event::Received { handle, .. }
+            | Event::Opened { handle, .. } => handle.id,
+            Event::Text { id, .. }
             | Event::Binary { id, .. }
             | Event::Ping { id, .. }
             | Event::Pong { id, .. }

@@ -1,0 +1,208 @@
+# frozen_string_literal: true
+
+require 'fileutils'
+require 'json'
+require 'open3'
+require 'rbconfig'
+require 'socket'
+
+# Runs em-websocket's own integration suite (spec/integration/*_spec.rb)
+# against em-websocket-rs, or against the installed original em-websocket
+# as a control. The suite is not part of this project: it is extracted at
+# run time from EMWS_SUITE_REPO into tmp/ (gitignored), and only the line
+# `require 'em-websocket'` of its spec/helper.rb is changed, to
+# `require 'em-websocket-rs'`, for the em-websocket-rs run.
+#
+#   EMWS_SUITE_REPO     em-websocket's git directory (bare or a checkout) or
+#                       an unpacked source tree (default: the mirror below)
+#   EMWS_SUITE_REF      the tag or commit to extract from a git repo (v0.5.3)
+#   EMWS_IMPL           rs (default) or original
+#   EMWS_SUITE_TIMEOUT  seconds the rspec run may take (300)
+module EmWebSocketSuite
+  ROOT = File.expand_path('../..', __dir__)
+  HARNESS_DIR = __dir__ # em-websocket-client.rb, rspec_setup.rb
+  DEFAULT_REPO = '/work/.mirror/igrigorik+em-websocket/repo'
+  DEFAULT_REF = 'v0.5.3'
+  PORT = 12_345 # the suite's start_server binds 0.0.0.0:12345
+  IMPLS = {
+    'rs' => { name: 'em-websocket-rs', require: 'em-websocket-rs', load_path: [File.join(ROOT, 'lib')] },
+    'original' => { name: 'em-websocket (installed gem)', require: 'em-websocket', load_path: [] }
+  }.freeze
+  REQUIRE_LINE = /^require 'em-websocket'$/
+  # Gems the suite needs, with the Debian packages that provide them.
+  DEPENDENCIES = {
+    'rspec' => 'ruby-rspec', 'eventmachine' => 'ruby-eventmachine', 'em-spec/rspec' => 'ruby-em-spec',
+    'em-http' => 'ruby-em-http-request', 'websocket' => 'ruby-websocket'
+  }.freeze
+
+  Skip = Class.new(StandardError)
+  Failure = Class.new(StandardError)
+
+  Result = Struct.new(:impl, :examples, :summary, :errors_outside, :seconds, :timed_out, :exit_status, :log, :workdir,
+                      keyword_init: true) do
+    def failed = examples.select { |e| e['status'] == 'failed' }
+    def passed = examples.select { |e| e['status'] == 'passed' }
+    def pending = examples.select { |e| e['status'] == 'pending' }
+    def ok? = !timed_out && errors_outside.zero? && !examples.empty? && failed.empty?
+  end
+
+  module_function
+
+  def impl_key(value = ENV.fetch('EMWS_IMPL', 'rs'))
+    key = { 'rs' => 'rs', 'em-websocket-rs' => 'rs', 'original' => 'original', 'em-websocket' => 'original' }[value.to_s.strip]
+    raise Failure, "EMWS_IMPL=#{value.inspect}: use rs (default) or original" unless key
+
+    key
+  end
+
+  # Extracts spec/ of the suite into tmp/em_websocket_suite/<impl>/ and
+  # points helper.rb at the implementation. Returns the directory.
+  def extract(impl, repo: ENV.fetch('EMWS_SUITE_REPO', DEFAULT_REPO), ref: ENV.fetch('EMWS_SUITE_REF', DEFAULT_REF))
+    raise Skip, "em-websocket's source not found at #{repo} (set EMWS_SUITE_REPO to its git directory or a checkout)" unless File.directory?(repo)
+
+    workdir = File.join(ROOT, 'tmp', 'em_websocket_suite', impl)
+    FileUtils.rm_rf(workdir)
+    FileUtils.mkdir_p(workdir)
+    source = extract_spec_dir(repo, ref, workdir)
+    helper = File.join(workdir, 'spec', 'helper.rb')
+    unless File.file?(helper) && Dir[File.join(workdir, 'spec', 'integration', '*_spec.rb')].any?
+      raise Skip, "#{source} has no spec/helper.rb and spec/integration/*_spec.rb"
+    end
+
+    point_helper_at(helper, IMPLS.fetch(impl)[:require])
+    File.write(File.join(workdir, 'SOURCE'), "#{source}\n")
+    workdir
+  end
+
+  def extract_spec_dir(repo, ref, workdir)
+    if git_repo?(repo)
+      _, status = Open3.capture2e('git', '-C', repo, 'rev-parse', '--verify', '--quiet', "#{ref}^{commit}")
+      raise Failure, "#{repo} has no #{ref} (set EMWS_SUITE_REF)" unless status.success?
+
+      archive = File.join(workdir, 'spec.tar')
+      output, status = Open3.capture2e('git', '-C', repo, 'archive', '--format=tar', "--output=#{archive}", ref, 'spec')
+      raise Failure, "git archive #{ref} spec in #{repo} failed: #{output}" unless status.success?
+
+      output, status = Open3.capture2e('tar', '-x', '-f', archive, '-C', workdir)
+      raise Failure, "tar -x #{archive} failed: #{output}" unless status.success?
+
+      File.delete(archive)
+      "#{repo} at #{ref}"
+    else
+      raise Skip, "#{repo} is neither a git repository nor a source tree with spec/" unless File.directory?(File.join(repo, 'spec'))
+
+      FileUtils.cp_r(File.join(repo, 'spec'), workdir)
+      "#{repo} (source tree)"
+    end
+  end
+
+  def git_repo?(path)
+    _, status = Open3.capture2e('git', '-C', path, 'rev-parse', '--git-dir')
+    status.success?
+  end
+
+  # The one change to the suite: its require of the server gem.
+  def point_helper_at(helper, feature)
+    text = File.binread(helper)
+    count = text.scan(REQUIRE_LINE).size
+    raise Failure, "#{helper}: expected one line `require 'em-websocket'`, found #{count}" unless count == 1
+
+    File.binwrite(helper, text.sub(REQUIRE_LINE, "require '#{feature}'"))
+  end
+
+  def check_dependencies
+    missing = DEPENDENCIES.reject do |feature, _|
+      # em-spec/rspec needs rspec loaded first, as the suite's helper does
+      system(RbConfig.ruby, '-e', "require 'rspec'; require #{feature.dump}", out: File::NULL, err: File::NULL)
+    end
+    return if missing.empty?
+
+    raise Failure, "missing: #{missing.keys.join(', ')} (apt-get install -y #{missing.values.uniq.join(' ')})"
+  end
+
+  def check_port
+    TCPServer.new('0.0.0.0', PORT).close
+  rescue SystemCallError => e
+    raise Failure, "port #{PORT}, which the suite binds, is not free: #{e.message}"
+  end
+
+  def run(impl, timeout: Float(ENV.fetch('EMWS_SUITE_TIMEOUT', '300')))
+    check_dependencies
+    workdir = extract(impl)
+    check_port
+    json = File.join(workdir, 'results.json')
+    log = File.join(workdir, 'rspec.log')
+    load_path = ['spec', HARNESS_DIR, *IMPLS.fetch(impl)[:load_path]]
+    command = [RbConfig.ruby, '-S', 'rspec', *load_path.flat_map { |dir| ['-I', dir] },
+               '--require', File.join(HARNESS_DIR, 'rspec_setup.rb'), '--order', 'defined', '--no-color',
+               '--format', 'progress', '--format', 'json', '--out', json, 'spec/integration']
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    timed_out, exit_status = spawn_bounded(command, workdir, log, timeout)
+    seconds = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+    data = File.exist?(json) ? (JSON.parse(File.read(json)) rescue {}) : {}
+    result = Result.new(impl: impl, examples: data.fetch('examples', []), summary: data.fetch('summary', {}),
+                        errors_outside: data.dig('summary', 'errors_outside_of_examples_count') || (data.empty? ? 1 : 0),
+                        seconds: seconds, timed_out: timed_out, exit_status: exit_status, log: log, workdir: workdir)
+    File.write(File.join(workdir, 'report.txt'), report(result))
+    result
+  end
+
+  # rspec in its own process group, killed when it outlives the bound.
+  def spawn_bounded(command, workdir, log, timeout)
+    pid = Process.spawn(command.first, *command.drop(1), chdir: workdir, pgroup: true,
+                                                         in: File::NULL, %i[out err] => [log, 'w'])
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    loop do
+      _, status = Process.waitpid2(pid, Process::WNOHANG)
+      return [false, status.exitstatus || status.termsig] if status
+
+      if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        kill_group(pid)
+        return [true, nil]
+      end
+      sleep 0.2
+    end
+  end
+
+  def kill_group(pid)
+    Process.kill('TERM', -pid)
+    50.times do
+      return if Process.waitpid(pid, Process::WNOHANG)
+
+      sleep 0.1
+    end
+    Process.kill('KILL', -pid)
+    Process.waitpid(pid)
+  rescue Errno::ESRCH, Errno::ECHILD
+    nil
+  end
+
+  def report(result)
+    name = IMPLS.fetch(result.impl)[:name]
+    lines = ["em-websocket integration suite (#{File.read(File.join(result.workdir, 'SOURCE')).strip}) against #{name}", '']
+    result.examples.each do |example|
+      lines << format('%-7s %s', example['status'].upcase, example['full_description'])
+    end
+    unless result.failed.empty?
+      lines << '' << 'Failures:'
+      result.failed.each do |example|
+        exception = example['exception'] || {}
+        lines << '' << "  #{example['full_description']}  (#{example['file_path']}:#{example['line_number']})"
+        message = exception['message'].to_s.strip
+        message = "#{message[0, 1500]} [... #{message.size - 1500} more characters]" if message.size > 1500
+        lines << "    #{exception['class']}: #{message.gsub("\n", "\n    ")}"
+      end
+    end
+    lines << ''
+    lines << "rspec timed out and was killed; results are partial (log: #{result.log})" if result.timed_out
+    if result.errors_outside.positive?
+      lines << "#{result.errors_outside} error(s) outside of examples (log: #{result.log}):"
+      lines.concat(File.readlines(result.log).first(40).map { |l| "  #{l.chomp}" })
+    end
+    lines << format('%<name>s: %<total>d examples, %<passed>d passed, %<failed>d failed, %<pending>d pending in %<secs>.1fs ' \
+                    '(rspec exit %<exit>s; log %<log>s)',
+                    name: name, total: result.examples.size, passed: result.passed.size, failed: result.failed.size,
+                    pending: result.pending.size, secs: result.seconds, exit: result.exit_status.inspect, log: result.log)
+    "#{lines.join("\n")}\n"
+  end
+end
