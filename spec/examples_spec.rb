@@ -1,5 +1,8 @@
 require 'spec_helper'
 require 'rbconfig'
+require 'json'
+require 'open3'
+require 'tmpdir'
 
 module EMWSSpec
   # Runs the scripts in examples/ as separate processes (on the
@@ -7,12 +10,12 @@ module EMWSSpec
   RSpec.describe 'examples/' do
     # Starts examples/+name+ on a free port; yields the port and a lambda that
     # waits for a line of the process' output matching a pattern.
-    def with_example(name, env = {})
+    def with_example(name, env = {}, args = [])
       port = free_port
       reader, writer = IO.pipe
       env = { 'HOST' => host, 'EMWS_IMPL' => ENV['EMWS_IMPL'] }.merge(env)
       pid = Process.spawn(env, RbConfig.ruby, '-I', File.join(ROOT, 'lib'),
-                          File.join(ROOT, 'examples', name), port.to_s,
+                          File.join(ROOT, 'examples', name), port.to_s, *args,
                           out: writer, err: writer, in: File::NULL)
       writer.close
       output = +''
@@ -94,6 +97,88 @@ module EMWSSpec
         expect(wait_for.call(/pong from 127\.0\.0\.1:\d+: ping 1/)).to include('connected')
         client.close
         wait_for.call(/disconnected/)
+      end
+    end
+
+    # python3's standard library as a browser's HTTP side, websockets as its
+    # WebSocket side: the LiveReload hello, then a reload when a file changes.
+    PY_LIVERELOAD_CLIENT = <<~PY
+      import asyncio, json, sys, http.client
+      import websockets
+
+      def get(port, path):
+          connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+          connection.request("GET", path)
+          response = connection.getresponse()
+          return [response.status, response.getheader("Content-Type"), response.read()]
+
+      async def main(port, changed_file):
+          out = {}
+          status, kind, body = get(port, "/livereload.js")
+          out["script"] = [status, kind, body.decode()]
+          status, _, body = get(port, "/files/big.bin")
+          out["big"] = [status, len(body), body == open(sys.argv[3], "rb").read()]
+          out["other"] = get(port, "/index.html")[0]
+          async with websockets.connect(f"ws://127.0.0.1:{port}/livereload") as ws:
+              await ws.send(json.dumps({"command": "hello",
+                                        "protocols": ["http://livereload.com/protocols/official-7"]}))
+              out["hello"] = json.loads(await ws.recv())
+              # Plain requests on the same port while the WebSocket is open.
+              out["again"] = get(port, "/livereload.js")[0]
+              with open(changed_file, "a") as f:
+                  f.write("/* changed */")
+              out["reload"] = json.loads(await ws.recv())
+          print(json.dumps(out))
+
+      asyncio.run(asyncio.wait_for(main(int(sys.argv[1]), sys.argv[2]), 20))
+    PY
+
+    it 'livereload.rb serves its script, files and WebSocket clients on one port, and survives plain requests' do
+      Dir.mktmpdir('emws-livereload') do |root|
+        big = File.join(root, 'big.bin')
+        File.binwrite(big, Random.new(1).bytes(1 << 20))
+        style = File.join(root, 'style.css')
+        File.write(style, 'body { color: black; }')
+        output = with_example("livereload.rb", {}, [root]) do |port, wait_for|
+          # Raw sockets: a 400 for other paths, HEAD refused, a request in pieces.
+          expect(raw_http(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")).to start_with('HTTP/1.1 400 Bad Request')
+          expect(raw_http(port, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")).to start_with('HTTP/1.1 405')
+          reply = raw_http(port, "GET /livereload.js HTTP/1.1\r\n", "Host: x\r\n\r\n")
+          expect(reply.split("\r\n\r\n", 2).last).to eq(File.read(File.join(ROOT, 'examples/livereload/livereload.js')))
+
+          out, err, status = Open3.capture3('timeout', '25', '/usr/bin/python3', '-c', PY_LIVERELOAD_CLIENT,
+                                            port.to_s, style, big)
+          expect(status.success?).to be(true), "python client failed: #{err}"
+          result = JSON.parse(out)
+          script = File.read(File.join(ROOT, 'examples/livereload/livereload.js'))
+          expect(result['script']).to eq([200, 'application/javascript', script])
+          expect(result['big']).to eq([200, 1 << 20, true])
+          expect(result['other']).to eq(400)
+          expect(result['hello']['command']).to eq('hello')
+          expect(result['again']).to eq(200)
+          expect(result['reload']).to eq('command' => 'reload', 'path' => 'style.css', 'liveCSS' => true)
+          wait_for.call(/browser connected/)
+        end
+        expect(output).to include('changed: style.css')
+      end
+    end
+
+    # Writes +parts+ (a pause between them) and reads the reply to the end.
+    def raw_http(port, *parts)
+      TCPSocket.open(host, port) do |socket|
+        parts.each_with_index do |part, i|
+          sleep 0.05 if i.positive?
+          socket.write(part)
+        end
+        reply = +''
+        deadline = monotonic + 5
+        while (left = deadline - monotonic).positive? && IO.select([socket], nil, nil, left)
+          chunk = socket.read_nonblock(65_536, exception: false)
+          break if chunk.nil?
+
+          reply << chunk unless chunk == :wait_readable
+        end
+        reply
       end
     end
   end
