@@ -301,8 +301,11 @@ module EventMachine
         Socket.pack_sockaddr_in(@native.peer_port, @native.peer_ip)
       end
 
+      # The local address, packed as EventMachine packs it; nil once the
+      # connection has ended.
       def get_sockname
-        Socket.pack_sockaddr_in(@native.local_port, @native.local_ip)
+        ip, port = @native.local_address
+        Socket.pack_sockaddr_in(port, ip) if ip
       end
 
       def comm_inactivity_timeout

@@ -95,7 +95,10 @@ module EventMachine
     end
 
     class Handler75 < Handler; end
-    class Handler76 < Handler; end
+    class Handler76 < Handler
+      # The closing frame of drafts 75 and 76 (test clients compare with it).
+      TERMINATE_STRING = "\xff\x00".b.freeze
+    end
 
     class Handler03 < Handler
       include Framing03

@@ -79,12 +79,11 @@ impl NativeConnection {
         self.0.is_finished()
     }
 
-    pub fn local_ip(&self) -> String {
-        self.0.local.ip().to_string()
-    }
-
-    pub fn local_port(&self) -> u16 {
-        self.0.local.port()
+    /// The socket's own address as [ip, port]; nil once the connection has ended.
+    pub fn local_address(&self) -> Option<(String, u16)> {
+        self.0
+            .local_addr()
+            .map(|addr| (addr.ip().to_string(), addr.port()))
     }
 
     /// Bytes the application passes on to the protocol (`super` from its

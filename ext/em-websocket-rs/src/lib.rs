@@ -64,12 +64,8 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
         method!(connection::NativeConnection::is_closed, 0),
     )?;
     conn.define_method(
-        "local_ip",
-        method!(connection::NativeConnection::local_ip, 0),
-    )?;
-    conn.define_method(
-        "local_port",
-        method!(connection::NativeConnection::local_port, 0),
+        "local_address",
+        method!(connection::NativeConnection::local_address, 0),
     )?;
     conn.define_method("receive", method!(connection::NativeConnection::receive, 1))?;
     conn.define_method(

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -139,8 +140,8 @@ const MAX_PRESIZED_COMMANDS: usize = 64;
 pub struct ConnectionHandle {
     pub id: u64,
     pub peer: SocketAddr,
-    /// The socket's own address (EventMachine's `get_sockname`).
-    pub local: SocketAddr,
+    /// The socket, for its local address (asked for rarely: not kept).
+    fd: RawFd,
     inbox: Mutex<Inbox>,
     /// The server is stopping: the task ends at once.
     shut_down: AtomicBool,
@@ -186,7 +187,7 @@ impl ConnectionHandle {
     pub(crate) fn new(
         id: u64,
         peer: SocketAddr,
-        local: SocketAddr,
+        fd: RawFd,
         outbound_limit: usize,
         drain_threshold: usize,
         on_reactor: bool,
@@ -194,7 +195,7 @@ impl ConnectionHandle {
         ConnectionHandle {
             id,
             peer,
-            local,
+            fd,
             inbox: Mutex::new(Inbox::default()),
             shut_down: AtomicBool::new(false),
             outbound: AtomicUsize::new(0),
@@ -305,6 +306,24 @@ impl ConnectionHandle {
     /// EventMachine's `comm_inactivity_timeout=`: `None` turns it off.
     pub fn set_inactivity_timeout(&self, timeout: Option<Duration>) {
         self.enqueue(Command::InactivityTimeout(timeout));
+    }
+
+    /// The socket's own address (EventMachine's `get_sockname`); `None`
+    /// once the connection has ended.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        if self.is_finished() {
+            return None;
+        }
+        // SAFETY: the task closes the socket only after `finished` is set
+        // (`Finish` drops before the stream); a close racing this call is
+        // caught by the second look below.
+        let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+        let addr = socket2::SockRef::from(&socket).local_addr().ok()?;
+        // Ended meanwhile: the descriptor may already name another socket.
+        if self.is_finished() {
+            return None;
+        }
+        addr.as_socket()
     }
 
     pub fn outbound_bytes(&self) -> usize {
@@ -1327,8 +1346,14 @@ mod tests {
     use std::time::Duration;
 
     fn handle(drain_threshold: usize) -> ConnectionHandle {
-        let addr = "127.0.0.1:1".parse().unwrap();
-        ConnectionHandle::new(1, addr, addr, 0, drain_threshold, false)
+        ConnectionHandle::new(
+            1,
+            "127.0.0.1:1".parse().unwrap(),
+            -1,
+            0,
+            drain_threshold,
+            false,
+        )
     }
 
     #[test]

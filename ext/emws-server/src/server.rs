@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -325,10 +326,7 @@ const SERVICE_UNAVAILABLE: &[u8] =
 
 fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShared>) {
     let _ = stream.set_nodelay(true);
-    let Ok(local) = stream.local_addr() else {
-        // Reset before it could be served.
-        return;
-    };
+    let fd = stream.as_raw_fd();
     let open = shared.connections.fetch_add(1, Ordering::AcqRel);
     if shared.config.max_connections.is_some_and(|max| open >= max) {
         shared.connections.fetch_sub(1, Ordering::AcqRel);
@@ -348,7 +346,7 @@ fn spawn_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<ServerShar
     let handle = Arc::new(ConnectionHandle::new(
         id,
         peer,
-        local,
+        fd,
         shared.config.outbound_limit,
         shared.config.drain_threshold,
         matches!(stream, Served::Reactor(_)),

@@ -81,8 +81,8 @@ fn decode_length_prefixed(
     input: &mut BytesMut,
     max_frame_size: usize,
 ) -> Result<Option<HixieFrame>, ProtocolError> {
-    // u128: one more digit past any usize bound cannot overflow it, and
-    // the bound is checked after every digit.
+    // u128 holds all ten digits (70 bits). The bound is checked once the
+    // length is whole, so that the error reports it as em-websocket does.
     let mut length: u128 = 0;
     let mut pos = 1;
     loop {
@@ -91,9 +91,6 @@ fn decode_length_prefixed(
         };
         pos += 1;
         length = length * 128 + u128::from(digit & 0x7F);
-        if length > max_frame_size as u128 {
-            return Err(too_long(length));
-        }
         if digit & 0x80 == 0 {
             break;
         }
@@ -102,6 +99,9 @@ fn decode_length_prefixed(
                 "Invalid frame length: too many digits",
             ));
         }
+    }
+    if length > max_frame_size as u128 {
+        return Err(too_long(length));
     }
     let length = length as usize; // <= max_frame_size
     if input.len() - pos < length {
@@ -209,10 +209,17 @@ mod tests {
     fn length_prefix_over_the_limit_fails_without_wrapping() {
         let err = decode_all(b"\x80\x81\x00", 100).unwrap_err();
         assert_eq!(err.message, "Frame length too long (128 bytes)");
-        // An endless length prefix fails as soon as it passes the bound.
+        // Ten digits are read whole, and reported as em-websocket computes them.
+        let err = decode_all(b"\x80\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00", 1 << 20).unwrap_err();
+        assert_eq!(err.code(), 1009);
+        assert_eq!(
+            err.message,
+            "Frame length too long (1180591620717411303296 bytes)"
+        );
+        // An endless length prefix fails at its eleventh digit.
         let endless = [0x80].into_iter().chain([0xFF; 64]).collect::<Vec<u8>>();
         let err = decode_all(&endless, usize::MAX).unwrap_err();
-        assert_eq!(err.code(), 1009);
+        assert_eq!(err.code(), 1002);
     }
 
     #[test]
