@@ -207,7 +207,8 @@ module EMWSSpec
         end
         em_run do
           serve(byte_counter) do |ws|
-            ws.onmessage { |msg| messages << msg; ws.send(msg) }
+            ws.onopen { calls << :onopen }
+            ws.onmessage { |msg| messages << msg; calls << [:onmessage, msg]; ws.send(msg) }
           end
         end
         expect(join_thread!(thread, holder)).to eq(%w[one two three])
@@ -216,8 +217,12 @@ module EMWSSpec
         expect(calls).to eq([
                               [:receive_data, upgrade_request, binary],
                               [:dispatch, upgrade_request],
+                              :onopen,
                               [:receive_data, frame1, binary],
-                              [:receive_data, frames23, binary]
+                              [:onmessage, 'one'],
+                              [:receive_data, frames23, binary],
+                              [:onmessage, 'two'],
+                              [:onmessage, 'three']
                             ])
       end
 

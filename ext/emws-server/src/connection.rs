@@ -501,11 +501,13 @@ pub(crate) struct Task<S> {
     started: bool,
     /// Who reads the socket's bytes first.
     input: Input,
-    /// The Ruby side has an event to answer with `consumed` before the
-    /// next read: `Opened` (what `onopen` does, a `pause` or a frame size
-    /// limit, comes before any later byte is read, as in em-websocket), or
-    /// a read it is handing to the application (`Input::Application`).
-    awaiting_ruby: bool,
+    /// Events the Ruby side is still to answer with `consumed`; the task
+    /// reads on when there are none: `Opened` (what `onopen` does, a
+    /// `pause` or a frame size limit, comes before any later byte is read,
+    /// as in em-websocket), and each read handed to the application
+    /// (`Input::Application`, whose handshake may complete while its read
+    /// is still with Ruby: hence a count).
+    awaiting_ruby: u8,
     /// EventMachine's `pause`: neither reading nor writing.
     paused: bool,
     /// Events went to the Ruby side after the last barrier.
@@ -608,7 +610,7 @@ where
         ending: Ending::Running,
         started: false,
         input: Input::Native,
-        awaiting_ruby: false,
+        awaiting_ruby: 0,
         paused: false,
         events_since_barrier: false,
         handshake_deadline,
@@ -663,7 +665,7 @@ where
             }
             let reading = this.started
                 && this.ending == Ending::Running
-                && !this.awaiting_ruby
+                && this.awaiting_ruby == 0
                 && !this.paused
                 && this.outbox.len() < MAX_UNREAD_REPLIES;
             if reading {
@@ -712,7 +714,7 @@ where
         let mut chunk = BytesMut::new();
         let read = ready!(poll_read_some(Pin::new(&mut self.stream), cx, &mut chunk))?;
         if read > 0 {
-            self.awaiting_ruby = true;
+            self.awaiting_ruby += 1;
             self.finish.shared.bridge.push(Event::Received {
                 handle: self.finish.handle.clone(),
                 data: chunk.freeze(),
@@ -883,7 +885,7 @@ where
                     self.started = true;
                     self.input = input;
                 }
-                Command::Consumed => self.awaiting_ruby = false,
+                Command::Consumed => self.awaiting_ruby = self.awaiting_ruby.saturating_sub(1),
                 Command::Pause(paused) => self.paused = paused,
                 Command::Receive(data) => {
                     if self.ending == Ending::Running {
@@ -1043,7 +1045,7 @@ where
             },
         ));
         self.finish.opened = true;
-        self.awaiting_ruby = true;
+        self.awaiting_ruby += 1;
         self.finish.shared.bridge.push(Event::Opened {
             handle: self.finish.handle.clone(),
             opened: Box::new(Opened {
