@@ -175,6 +175,47 @@ module EMWSSpec
         expect(join_thread!(thread, holder)).to eq([1, 'still here'])
         expect(events.map(&:first) - [:onclose]).to eq(%i[onopen onmessage])
       end
+      it 'works the same over TLS (:secure)' do
+        require 'openssl'
+        Dir.mktmpdir('emws-tls') do |dir|
+          tls = self_signed_cert(dir)
+          tls_socket = lambda do
+            context = OpenSSL::SSL::SSLContext.new
+            context.verify_mode = OpenSSL::SSL::VERIFY_NONE
+            ssl = OpenSSL::SSL::SSLSocket.new(connect_tcp, context)
+            ssl.sync_close = true
+            ssl.connect
+            ssl
+          end
+          read_ssl = lambda do |ssl, until_bytes|
+            buf = +''.b
+            buf << ssl.readpartial(65_536) while buf.bytesize < until_bytes
+            buf
+          rescue EOFError, OpenSSL::SSL::SSLError # EventMachine ends TLS without close_notify
+            buf
+          end
+          events = []
+          thread, holder = in_thread do
+            https = tls_socket.call
+            https.write("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = read_ssl.call(https, 1 << 20)
+            https.close
+            wss = tls_socket.call
+            wss.write(upgrade_request)
+            response = read_ssl.call(wss, 1)
+            response << read_ssl.call(wss, 1) until response.include?("\r\n\r\n")
+            wss.write(Frames.encode(:text, 'secure'))
+            echoed = Frames.decode(read_ssl.call(wss, 8))&.first&.text
+            wss.close
+            [reply.split("\r\n\r\n", 2).last, response[/\A[^\r]*/], echoed]
+          end
+          em_run do
+            serve(http_aware, secure: true, tls_options: tls) { |ws| callbacks_into(ws, events) }
+          end
+          expect(join_thread!(thread, holder)).to eq(['hi', 'HTTP/1.1 101 Switching Protocols', 'secure'])
+          expect(events.map(&:first) - [:onclose]).to eq(%i[onopen onmessage])
+        end
+      end
     end
 
     describe 'receive_data overridden' do
