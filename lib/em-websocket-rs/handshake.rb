@@ -39,7 +39,7 @@ module EventMachine
       # (upgrade_response, nil) once the request is complete and valid.
       def receive_data(data)
         (@data ||= +''.b) << data.b
-        status, *result = EmWebSocketRs::Native.handshake(@data, @secure)
+        status, *result = EmWebSocketRs::Native.handshake(@data, @data.bytesize - data.bytesize, @secure)
         case status
         when :incomplete
           nil

@@ -11,10 +11,17 @@ const MAX_HEAD: usize = 1024 * 1024;
 
 /// Returns `[:incomplete]`, `[:error, message]`, or
 /// `[:upgrade, response, path, query_string, header_pairs, version, protocol]`.
-pub fn parse(ruby: &Ruby, data: RString, secure: bool) -> Result<RArray, Error> {
+/// `latest_read` is where the latest bytes fed begin in `data`, for
+/// em-websocket's message about a malformed head.
+pub fn parse(
+    ruby: &Ruby,
+    data: RString,
+    latest_read: usize,
+    secure: bool,
+) -> Result<RArray, Error> {
     // SAFETY: the bytes are only read before any Ruby code runs.
     let bytes = unsafe { data.as_slice() };
-    let outcome = match read_preface(bytes, MAX_HEAD) {
+    let outcome = match read_preface(bytes, latest_read, MAX_HEAD) {
         Ok(Preface::Incomplete) => return incomplete(ruby),
         Ok(Preface::Request(request)) => accept(
             &request,

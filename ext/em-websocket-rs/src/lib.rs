@@ -31,7 +31,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     )?;
     native.define_module_function("worker_threads=", function!(server::set_worker_threads, 1))?;
     native.define_module_function("worker_threads", function!(server::worker_threads, 0))?;
-    native.define_module_function("handshake", function!(handshake::parse, 2))?;
+    native.define_module_function("handshake", function!(handshake::parse, 3))?;
 
     let reactor = native.define_class("Reactor", ruby.class_object())?;
     reactor.define_singleton_method("new", function!(dispatch::Reactor::new, 0))?;

@@ -26,7 +26,7 @@ const DRAFT75_HEAD: &str = "GET /demo HTTP/1.1\r\n\
     WebSocket-Protocol: sample\r\n\r\n";
 
 fn preface(bytes: &[u8]) -> Result<Preface, String> {
-    read_preface(bytes, MAX).map_err(|e| e.message)
+    read_preface(bytes, 0, MAX).map_err(|e| e.message)
 }
 
 fn request(bytes: &[u8]) -> Request {

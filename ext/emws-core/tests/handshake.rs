@@ -19,7 +19,7 @@ const RFC_REQUEST: &str = "GET /chat HTTP/1.1\r\n\
     Sec-WebSocket-Version: 13\r\n\r\n";
 
 fn request(head: &str) -> Request {
-    match read_preface(head.as_bytes(), MAX) {
+    match read_preface(head.as_bytes(), 0, MAX) {
         Ok(Preface::Request(req)) => *req,
         other => panic!("not a request: {other:?}"),
     }
@@ -206,7 +206,7 @@ fn unsupported_versions() {
 fn frames_after_the_head_are_not_consumed() {
     let mut bytes = RFC_REQUEST.as_bytes().to_vec();
     bytes.extend_from_slice(&[0x81, 0x85, 1, 2, 3, 4, 5]);
-    let Ok(Preface::Request(req)) = read_preface(&bytes, MAX) else {
+    let Ok(Preface::Request(req)) = read_preface(&bytes, 0, MAX) else {
         panic!()
     };
     assert_eq!(req.consumed, RFC_REQUEST.len());
@@ -217,7 +217,7 @@ fn incomplete_heads() {
     let bytes = RFC_REQUEST.as_bytes();
     for end in 0..bytes.len() {
         assert!(
-            matches!(read_preface(&bytes[..end], MAX), Ok(Preface::Incomplete)),
+            matches!(read_preface(&bytes[..end], 0, MAX), Ok(Preface::Incomplete)),
             "{end} bytes"
         );
     }
@@ -226,14 +226,14 @@ fn incomplete_heads() {
 #[test]
 fn heads_over_the_size_bound() {
     let len = RFC_REQUEST.len();
-    let err = read_preface(RFC_REQUEST.as_bytes(), len - 1).unwrap_err();
+    let err = read_preface(RFC_REQUEST.as_bytes(), 0, len - 1).unwrap_err();
     assert_eq!(
         err.message,
         format!("Request header too large ({len} bytes)")
     );
-    assert!(read_preface(RFC_REQUEST.as_bytes(), len).is_ok());
+    assert!(read_preface(RFC_REQUEST.as_bytes(), 0, len).is_ok());
     // Still incomplete but already too large.
-    let err = read_preface(&RFC_REQUEST.as_bytes()[..100], 50).unwrap_err();
+    let err = read_preface(&RFC_REQUEST.as_bytes()[..100], 0, 50).unwrap_err();
     assert_eq!(err.message, "Request header too large (100 bytes)");
 }
 
@@ -245,13 +245,16 @@ fn healthcheck() {
         "GET /healthcheck HTTP/1.0\r\n\r\n",
     ] {
         assert!(
-            matches!(read_preface(head.as_bytes(), MAX), Ok(Preface::Healthcheck)),
+            matches!(
+                read_preface(head.as_bytes(), 0, MAX),
+                Ok(Preface::Healthcheck)
+            ),
             "{head}"
         );
     }
     // Only once the head is complete.
     assert!(matches!(
-        read_preface(b"GET /healthcheck HTTP/1.1\r\n", MAX),
+        read_preface(b"GET /healthcheck HTTP/1.1\r\n", 0, MAX),
         Ok(Preface::Incomplete)
     ));
     for head in [
@@ -260,7 +263,10 @@ fn healthcheck() {
         "POST /healthcheck HTTP/1.1\r\n\r\n",
     ] {
         assert!(
-            matches!(read_preface(head.as_bytes(), MAX), Ok(Preface::Request(_))),
+            matches!(
+                read_preface(head.as_bytes(), 0, MAX),
+                Ok(Preface::Request(_))
+            ),
             "{head}"
         );
     }
@@ -274,7 +280,10 @@ fn flash_policy_file_request() {
         b"<policy-file-request/>",
         b"<policy-file-request  />",
     ] {
-        assert!(matches!(read_preface(bytes, MAX), Ok(Preface::PolicyFile)));
+        assert!(matches!(
+            read_preface(bytes, 0, MAX),
+            Ok(Preface::PolicyFile)
+        ));
     }
     for partial in [
         &b"<"[..],
@@ -283,19 +292,19 @@ fn flash_policy_file_request() {
         b"<policy-file-request /",
     ] {
         assert!(matches!(
-            read_preface(partial, MAX),
+            read_preface(partial, 0, MAX),
             Ok(Preface::Incomplete)
         ));
     }
-    assert!(read_preface(b"<policy-file-request>", MAX).is_err());
+    assert!(read_preface(b"<policy-file-request>", 0, MAX).is_err());
     assert!(POLICY_FILE.starts_with(b"<?xml version=\"1.0\"?><cross-domain-policy>"));
 }
 
 #[test]
 fn malformed_heads() {
-    let err = read_preface(b"GET / HTTP/1.1\r\nNo Colon\r\n\r\n", MAX).unwrap_err();
+    let err = read_preface(b"GET / HTTP/1.1\r\nNo Colon\r\n\r\n", 0, MAX).unwrap_err();
     assert!(err.message.starts_with("Invalid HTTP header: "), "{err}");
-    let err = read_preface(b"\x16\x03\x01\x00\xa5\x01\x00", MAX).unwrap_err();
+    let err = read_preface(b"\x16\x03\x01\x00\xa5\x01\x00", 0, MAX).unwrap_err();
     assert!(err.message.starts_with("Invalid HTTP header: "), "{err}");
 }
 

@@ -357,7 +357,7 @@ fn request(extensions: &[&str]) -> Request {
         head.push_str(&format!("Sec-WebSocket-Extensions: {value}\r\n"));
     }
     head.push_str("\r\n");
-    match read_preface(head.as_bytes(), 1 << 14) {
+    match read_preface(head.as_bytes(), 0, 1 << 14) {
         Ok(Preface::Request(req)) => *req,
         other => panic!("{other:?}"),
     }
@@ -445,7 +445,7 @@ fn handshake_of_earlier_drafts_ignores_offers() {
     let head = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
          Sec-WebSocket-Version: 6\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
-    let Ok(Preface::Request(req)) = read_preface(head.as_bytes(), 1 << 14) else {
+    let Ok(Preface::Request(req)) = read_preface(head.as_bytes(), 0, 1 << 14) else {
         panic!()
     };
     let accepted = accept(&req, &compressing()).unwrap();

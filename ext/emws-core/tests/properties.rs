@@ -511,8 +511,8 @@ proptest! {
         head.push_str("\r\n");
         let head = head.as_bytes();
         let at = cut.index(head.len());
-        prop_assert!(matches!(read_preface(&head[..at], 16 * 1024), Ok(Preface::Incomplete)));
-        let Ok(Preface::Request(request)) = read_preface(head, 16 * 1024) else {
+        prop_assert!(matches!(read_preface(&head[..at], 0, 16 * 1024), Ok(Preface::Incomplete)));
+        let Ok(Preface::Request(request)) = read_preface(head, 0, 16 * 1024) else {
             return Err(TestCaseError::fail("a complete head is a request"));
         };
         prop_assert_eq!(&request.path, &path);

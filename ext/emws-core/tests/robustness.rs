@@ -183,7 +183,7 @@ fn random_prefaces() {
         }
         let extra = rng.below(12);
         bytes.extend(rng.bytes(extra));
-        if let Ok(Preface::Request(req)) = read_preface(&bytes, 1024) {
+        if let Ok(Preface::Request(req)) = read_preface(&bytes, 0, 1024) {
             let _ = accept(&req, &HandshakeConfig::default());
         }
     }

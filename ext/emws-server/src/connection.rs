@@ -677,7 +677,7 @@ where
                 };
                 match read {
                     Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
-                    Poll::Ready(Ok(_)) => {
+                    Poll::Ready(Ok(read)) => {
                         progress = true;
                         if let Some(occasional) = this.occasional.as_mut() {
                             occasional.last_activity = Instant::now();
@@ -685,7 +685,7 @@ where
                             occasional.ping_deadline = None;
                         }
                         if this.input == Input::Native {
-                            this.process_received();
+                            this.process_received(read);
                         }
                     }
                     Poll::Pending => {}
@@ -723,9 +723,10 @@ where
         Poll::Ready(Ok(read))
     }
 
-    /// Parses what `inbuf` holds: the handshake, then frames.
-    fn process_received(&mut self) {
-        self.process_input();
+    /// Parses what `inbuf` holds, the last `read` bytes of it just
+    /// received: the handshake, then frames.
+    fn process_received(&mut self, read: usize) {
+        self.process_input(read);
         if self.inbuf.is_empty() {
             // Give the buffer back: an idle connection holds none.
             self.inbuf = BytesMut::new();
@@ -890,7 +891,7 @@ where
                 Command::Receive(data) => {
                     if self.ending == Ending::Running {
                         self.inbuf.extend_from_slice(&data);
-                        self.process_received();
+                        self.process_received(data.len());
                     }
                 }
                 Command::Panic => panic!("panic requested by the test suite"),
@@ -1007,25 +1008,28 @@ where
         }
     }
 
-    fn process_input(&mut self) {
+    fn process_input(&mut self, read: usize) {
         if self.protocol.is_none() {
-            self.process_handshake();
+            self.process_handshake(read);
         }
         if self.protocol.is_some() && !self.inbuf.is_empty() {
             self.process_frames();
         }
     }
 
-    fn process_handshake(&mut self) {
+    /// Reads the handshake from `inbuf`, whose last `read` bytes just came.
+    fn process_handshake(&mut self, read: usize) {
         let shared = self.finish.shared.clone();
         let config = &shared.config;
-        let request = match handshake::read_preface(&self.inbuf, config.max_handshake_size) {
-            Ok(Preface::Incomplete) => return,
-            Ok(Preface::PolicyFile) => return self.answer_and_close(POLICY_FILE),
-            Ok(Preface::Healthcheck) => return self.answer_and_close(HEALTHCHECK_RESPONSE),
-            Ok(Preface::Request(request)) => request,
-            Err(error) => return self.fail_handshake(error.message),
-        };
+        let latest_read = self.inbuf.len() - read;
+        let request =
+            match handshake::read_preface(&self.inbuf, latest_read, config.max_handshake_size) {
+                Ok(Preface::Incomplete) => return,
+                Ok(Preface::PolicyFile) => return self.answer_and_close(POLICY_FILE),
+                Ok(Preface::Healthcheck) => return self.answer_and_close(HEALTHCHECK_RESPONSE),
+                Ok(Preface::Request(request)) => request,
+                Err(error) => return self.fail_handshake(error.message),
+            };
         let accepted = match handshake::accept(&request, &config.handshake) {
             Ok(accepted) => accepted,
             Err(error) => return self.fail_handshake(error.message),

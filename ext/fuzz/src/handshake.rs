@@ -34,7 +34,7 @@ pub fn run(data: &[u8]) {
     for chunk in input.chunks() {
         received += chunk.len();
         let buf = &input.stream[..received];
-        match read_preface(buf, max_size) {
+        match read_preface(buf, 0, max_size) {
             Ok(Preface::Incomplete) => assert!(
                 received <= max_size + THIRD_KEY,
                 "{received} bytes held as an incomplete request (bound {max_size})"

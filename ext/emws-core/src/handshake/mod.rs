@@ -7,6 +7,7 @@
 
 mod draft75;
 mod draft76;
+mod http_parser;
 mod hybi;
 mod preface;
 mod request;
@@ -15,6 +16,7 @@ mod uri;
 mod validate;
 
 pub use draft76::solve_challenge;
+pub use http_parser::error_offset;
 pub use hybi::accept_key;
 pub use preface::{read_preface, Preface};
 pub use request::Request;

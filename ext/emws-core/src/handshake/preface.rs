@@ -28,13 +28,23 @@ const POLICY_FILE_REQUEST: &[u8] = b"<policy-file-request";
 /// is incomplete until it arrived, and more bytes are an error, as are any
 /// bytes after a draft 75 head (the client must wait for the response). Bytes
 /// after a hybi (04+) head are the first frames and are not consumed.
-pub fn read_preface(buf: &[u8], max_size: usize) -> Result<Preface, HandshakeError> {
+///
+/// `latest_read` is where the bytes of the latest read begin in `buf` (its
+/// length before that read; 0 for a buffer parsed whole). em-websocket
+/// parses each read as it arrives, and reports a malformed head as "Invalid
+/// HTTP header: Could not parse data entirely (N != LEN)", N the offset of
+/// the offending byte in that read and LEN the read's length.
+pub fn read_preface(
+    buf: &[u8],
+    latest_read: usize,
+    max_size: usize,
+) -> Result<Preface, HandshakeError> {
     match policy_file_request(buf) {
         Some(true) => return Ok(Preface::PolicyFile),
         Some(false) => return incomplete(buf.len(), max_size),
         None => {}
     }
-    let Some(mut request) = parse_head(buf)? else {
+    let Some(mut request) = parse_head(buf, latest_read)? else {
         return incomplete(buf.len(), max_size);
     };
     if request.consumed > max_size {

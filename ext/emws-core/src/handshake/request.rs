@@ -1,5 +1,6 @@
 //! The opening request of a connection.
 
+use super::http_parser;
 use super::ruby::RubyInteger;
 use super::uri::split_target;
 use crate::error::HandshakeError;
@@ -76,13 +77,37 @@ fn detect_version<'a>(header: impl Fn(&str) -> Option<&'a str>) -> RubyInteger {
 
 /// Parses the request head at the front of `buf`: `Ok(None)` while incomplete.
 /// `consumed` is the head's length.
-pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Request>, HandshakeError> {
+///
+/// `latest_read` is where the bytes of the latest read begin in `buf`: a
+/// malformed head is reported as em-websocket's parser reports it, "Could
+/// not parse data entirely (N != LEN)", N the offending byte's offset in
+/// that read and LEN the read's length.
+pub(crate) fn parse_head(
+    buf: &[u8],
+    latest_read: usize,
+) -> Result<Option<Request>, HandshakeError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
+    // em-websocket's parser rejects some heads httparse takes (a lowercase
+    // method, a `?` in a scheme...) and fails as soon as a byte is wrong:
+    // its verdict comes first. Where it finds no fault, httparse's stands.
     let head_len = match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(HandshakeError::new(format!("Invalid HTTP header: {e}"))),
+        Ok(httparse::Status::Complete(len)) => {
+            if let Some(error) = http_parser_error(buf, len, latest_read) {
+                return Err(error);
+            }
+            len
+        }
+        Ok(httparse::Status::Partial) => {
+            return match http_parser_error(buf, buf.len(), latest_read) {
+                Some(error) => Err(error),
+                None => Ok(None),
+            }
+        }
+        Err(e) => {
+            return Err(http_parser_error(buf, buf.len(), latest_read)
+                .unwrap_or_else(|| HandshakeError::new(format!("Invalid HTTP header: {e}"))))
+        }
     };
     let method = parsed.method.unwrap_or_default().to_owned();
     let target = parsed.path.unwrap_or_default().to_owned();
@@ -117,12 +142,30 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Request>, HandshakeError> 
     }))
 }
 
+/// em-websocket's error when its parser rejects a byte of `buf[..end]`, as
+/// the parser counts bytes: from the start of the latest read (of the whole
+/// buffer if the byte came earlier, which a caller that parses after each
+/// read never sees).
+fn http_parser_error(buf: &[u8], end: usize, latest_read: usize) -> Option<HandshakeError> {
+    let latest_read = latest_read.min(buf.len());
+    let at = match http_parser::outcome(&buf[..end], latest_read) {
+        http_parser::Outcome::Rejected(at) => at,
+        http_parser::Outcome::Complete(_) | http_parser::Outcome::Incomplete => return None,
+    };
+    let start = if at >= latest_read { latest_read } else { 0 };
+    Some(HandshakeError::new(format!(
+        "Invalid HTTP header: Could not parse data entirely ({} != {})",
+        at - start,
+        buf.len() - start
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(head: &str) -> Request {
-        parse_head(head.as_bytes()).unwrap().unwrap()
+        parse_head(head.as_bytes(), 0).unwrap().unwrap()
     }
 
     #[test]
@@ -146,16 +189,78 @@ mod tests {
     fn partial_heads_are_incomplete() {
         let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         for end in 0..head.len() {
-            assert!(parse_head(&head[..end]).unwrap().is_none(), "{end}");
+            assert!(parse_head(&head[..end], 0).unwrap().is_none(), "{end}");
         }
     }
 
     #[test]
     fn malformed_heads_are_errors() {
-        let err = parse_head(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n").unwrap_err();
+        // em-websocket's parser takes a space in a header name: httparse's
+        // message.
+        let err = parse_head(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 0).unwrap_err();
         assert_eq!(err.message, "Invalid HTTP header: invalid header name");
-        let err = parse_head(b"\x16\x03\x01\x02\x00").unwrap_err();
-        assert!(err.message.starts_with("Invalid HTTP header: "), "{err}");
+        let err = parse_head(b"\x16\x03\x01\x02\x00", 0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Invalid HTTP header: Could not parse data entirely (0 != 5)"
+        );
+    }
+
+    #[test]
+    fn http_parser_messages() {
+        let message = |buf: &[u8], latest_read| parse_head(buf, latest_read).unwrap_err().message;
+        // em-websocket's own examples
+        assert_eq!(
+            message(b"This is not a HTTP header\r\n\r\n", 0),
+            "Invalid HTTP header: Could not parse data entirely (1 != 29)"
+        );
+        assert_eq!(
+            message(b"\r\n\r\nfoobar", 0),
+            "Invalid HTTP header: Could not parse data entirely (4 != 10)"
+        );
+        // Counted from the start of the latest read.
+        let head = b"GET / HTTP/1.1\r\nHost: x\x01y\r\n\r\n";
+        assert_eq!(
+            message(head, 16),
+            "Invalid HTTP header: Could not parse data entirely (7 != 13)"
+        );
+        assert_eq!(
+            message(head, 23),
+            "Invalid HTTP header: Could not parse data entirely (0 != 6)"
+        );
+        // Before the latest read (cannot happen to a caller that parses
+        // every read): the whole buffer.
+        assert_eq!(
+            message(head, 25),
+            "Invalid HTTP header: Could not parse data entirely (23 != 29)"
+        );
+        assert_eq!(
+            message(head, 99),
+            "Invalid HTTP header: Could not parse data entirely (23 != 29)"
+        );
+        // Heads httparse takes.
+        assert_eq!(
+            message(b"get / HTTP/1.1\r\n\r\n\x81\x80", 0),
+            "Invalid HTTP header: Could not parse data entirely (0 != 20)"
+        );
+        assert_eq!(
+            message(b"GET h?tp://x/ HTTP/1.1\r\n\r\n", 0),
+            "Invalid HTTP header: Could not parse data entirely (5 != 26)"
+        );
+        // Bytes after the head are not looked at.
+        let req = parse("GET / HTTP/1.1\r\n\r\n\x00\x01");
+        assert_eq!(req.consumed, 18);
+        // Wrong before httparse can tell: an error at once.
+        let partial = b"get / HT";
+        let mut headers = [httparse::EMPTY_HEADER; 1];
+        assert!(httparse::Request::new(&mut headers)
+            .parse(partial)
+            .unwrap()
+            .is_partial());
+        assert_eq!(
+            message(partial, 0),
+            "Invalid HTTP header: Could not parse data entirely (0 != 8)"
+        );
     }
 
     #[test]
@@ -165,7 +270,7 @@ mod tests {
             head.push_str(&format!("X-{i}: v\r\n"));
         }
         head.push_str("\r\n");
-        let err = parse_head(head.as_bytes()).unwrap_err();
+        let err = parse_head(head.as_bytes(), 0).unwrap_err();
         assert_eq!(err.message, "Invalid HTTP header: too many headers");
     }
 
