@@ -112,8 +112,6 @@ module EventMachine
         @state = :handshake
         # em-websocket's per-draft handler, set once the handshake completes.
         @handler = nil
-        @protocol_version = nil
-        @comm_inactivity_timeout = 0.0
 
         debug [:initialize]
       end
@@ -212,7 +210,7 @@ module EventMachine
         end
         raise WebSocketError, "Cannot send binary before onopen callback" unless @handler
         # em-websocket fails here with a NoMethodError; say why instead.
-        raise WebSocketError, "Binary frames are not supported by draft #{@protocol_version}" if @protocol_version == 75 || @protocol_version == 76
+        raise WebSocketError, "Binary frames are not supported by draft #{@handler.is_a?(Handler75) ? 75 : 76}" unless @pingable
 
         send_frame(BINARY, data)
       end
@@ -244,7 +242,7 @@ module EventMachine
       def supports_close_codes?
         raise WebSocketError, "Cannot test before onopen callback" unless @handler
 
-        @supports_close_codes
+        @handler.supports_close_codes?
       end
 
       def max_frame_size
@@ -309,7 +307,7 @@ module EventMachine
       end
 
       def comm_inactivity_timeout
-        @comm_inactivity_timeout
+        defined?(@comm_inactivity_timeout) ? @comm_inactivity_timeout : 0.0
       end
 
       def comm_inactivity_timeout=(seconds)
@@ -426,14 +424,12 @@ module EventMachine
 
       # --- Events from the native side, called on the reactor thread ---
 
-      def _rs_open(path, query_string, header_pairs, version, secure, protocol, pingable, close_codes)
-        @pingable = pingable
-        @supports_close_codes = close_codes
-        @protocol_version = version
+      def _rs_open(path, query_string, header_pairs, version, secure, protocol)
         # Not kept: em-websocket lets the handshake go after onopen too, and an
         # idle connection should not hold its request headers.
         handshake = Handshake.completed(path, query_string, header_pairs, version, secure, protocol)
         @handler = Handler.klass_factory(version).new(self, @debug)
+        @pingable = @handler.pingable?
         @state = :connected
         debug [:accepting_ws_version, version]
         application { trigger_on_open(handshake) }

@@ -447,16 +447,7 @@ fn call_block(block: Value, message: RString) -> Result<Value, Error> {
     .map(|value| unsafe { Value::from_raw(value) })
 }
 
-type OpenArgs = (
-    RString,
-    RString,
-    RArray,
-    u32,
-    bool,
-    Option<RString>,
-    bool,
-    bool,
-);
+type OpenArgs = (RString, RString, RArray, u32, bool, Option<RString>);
 
 fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
     let request = opened.request;
@@ -472,8 +463,6 @@ fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
         request.version,
         opened.secure,
         opened.protocol.as_deref().map(|p| ruby.str_new(p)),
-        opened.draft.pingable(),
-        opened.draft.supports_close_codes(),
     ))
 }
 
