@@ -99,7 +99,9 @@ impl NativeConnection {
         let kind = out_kind(ruby, kind)?;
         // SAFETY: the bytes are copied before any Ruby code can run.
         let data = Payload::Borrowed(unsafe { data.as_slice() });
-        Ok(sent_code(crate::wakes::send(&rb_self.0, kind, data)))
+        Ok(sent_code(emws_server::wake_policy::send(
+            &rb_self.0, kind, data,
+        )))
     }
 
     /// `ws.send`'s fast path: queues `data` as a text frame when it is a
@@ -111,7 +113,7 @@ impl NativeConnection {
             Some(text) if sendable_as_text(text) => {
                 // SAFETY: the bytes are copied before any Ruby code can run.
                 let data = Payload::Borrowed(unsafe { text.as_slice() });
-                sent_code(crate::wakes::send(&self.0, OutKind::Text, data))
+                sent_code(emws_server::wake_policy::send(&self.0, OutKind::Text, data))
             }
             _ => NOT_TEXT,
         }

@@ -122,12 +122,12 @@ impl Reactor {
             batch.splice(0..0, pending);
         }
         let total = batch.len();
-        let deferral = crate::wakes::Deferral::begin();
+        let deferral = emws_server::wake_policy::Deferral::begin();
         let mut recipients = Recipients::new(connections, &rb_self.removals);
         let mut events = batch.drain(..).enumerate();
         while let Some((delivered, event)) = events.next() {
             if delivered % WAKE_EVERY == WAKE_EVERY - 1 {
-                crate::wakes::wake_owed();
+                emws_server::wake_policy::wake_owed();
             }
             if let Err(error) = deliver(ruby, router, &mut recipients, event) {
                 let mut pending = rb_self.pending.borrow_mut();

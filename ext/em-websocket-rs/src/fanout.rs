@@ -12,7 +12,7 @@ use emws_server::{ConnectionHandle, Payload, Sent};
 use magnus::{Error, RString, Ruby};
 
 use crate::connection::{copy_bytes, out_kind, NativeConnection};
-use crate::wakes::{self, Deferral};
+use emws_server::wake_policy::{self, Deferral};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Fanout", free_immediately, size)]
 #[derive(Default)]
@@ -80,7 +80,7 @@ impl Fanout {
         let mut position = 0;
         while position < members.handles.len() {
             let shared = Payload::Shared(payload.clone());
-            match wakes::send(&members.handles[position], kind, shared) {
+            match wake_policy::send(&members.handles[position], kind, shared) {
                 Sent::Queued => {
                     delivered += 1;
                     position += 1;

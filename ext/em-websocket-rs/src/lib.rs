@@ -14,7 +14,6 @@ mod dispatch;
 mod fanout;
 mod handshake;
 mod server;
-mod wakes;
 
 use magnus::{function, method, prelude::*, Error, Ruby};
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use emws_server::{runtime, Server, DEFAULT_MAX_FRAME_SIZE};
+use emws_server::{executor::runtime, Server, DEFAULT_MAX_FRAME_SIZE};
 use magnus::{Error, RArray, Ruby};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Server", free_immediately, size)]

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::deflate::Inflater;
 use crate::error::ProtocolError;
-use crate::protocol::Event;
+use crate::protocol::Incoming;
 use crate::utf8::Utf8Validator;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl IncomingMessage {
         last: &[u8],
         inflater: &mut Inflater,
         limit: usize,
-    ) -> Result<Event, ProtocolError> {
+    ) -> Result<Incoming, ProtocolError> {
         self.push_compressed(last, inflater, limit)?;
         let start = self.fragments.len();
         inflater.finish(&mut self.fragments, limit)?;
@@ -125,7 +125,7 @@ impl IncomingMessage {
     }
 
     /// Completes the message with its final fragment (already validated).
-    pub fn finish(mut self, last: Bytes) -> Result<Event, ProtocolError> {
+    pub fn finish(mut self, last: Bytes) -> Result<Incoming, ProtocolError> {
         if self.kind == MessageKind::Text {
             self.utf8.finish().map_err(|_| invalid_utf8())?;
         }
@@ -137,8 +137,8 @@ impl IncomingMessage {
             Bytes::from(self.fragments)
         };
         Ok(match self.kind {
-            MessageKind::Text => Event::Text(data),
-            MessageKind::Binary => Event::Binary(data),
+            MessageKind::Text => Incoming::Text(data),
+            MessageKind::Binary => Incoming::Binary(data),
         })
     }
 }
@@ -157,7 +157,7 @@ mod tests {
         let mut m = IncomingMessage::new(MessageKind::Text);
         m.reserve(5, 0).unwrap();
         m.validate(&payload).unwrap();
-        let Event::Text(text) = m.finish(payload.clone()).unwrap() else {
+        let Incoming::Text(text) = m.finish(payload.clone()).unwrap() else {
             panic!("not text")
         };
         assert_eq!(text.as_ptr(), payload.as_ptr());
@@ -170,7 +170,7 @@ mod tests {
         m.push(b"");
         assert_eq!(
             m.finish(Bytes::from_static(b"lo")).unwrap(),
-            Event::Binary(Bytes::from_static(b"Hello"))
+            Incoming::Binary(Bytes::from_static(b"Hello"))
         );
     }
 
@@ -195,7 +195,7 @@ mod tests {
         m.validate(&[0xAC]).unwrap();
         assert_eq!(
             m.finish(Bytes::from_static(&[0xAC])).unwrap(),
-            Event::Text(Bytes::from("€"))
+            Incoming::Text(Bytes::from("€"))
         );
 
         let mut m = IncomingMessage::new(MessageKind::Text);

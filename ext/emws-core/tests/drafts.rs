@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use emws_core::handshake::{accept, read_preface, HandshakeConfig, Preface, Request};
-use emws_core::{Config, Draft, Event, OutKind, Protocol, ProtocolError, State};
+use emws_core::{Config, Draft, Incoming, OutKind, Protocol, ProtocolError, State};
 
 const MAX: usize = 16 * 1024;
 
@@ -220,19 +220,19 @@ fn draft75_extra_bytes_after_header() {
 
 // Drafts 75/76 framing
 
-fn receive(p: &mut Protocol, bytes: &[u8]) -> (Result<(), ProtocolError>, Vec<u8>, Vec<Event>) {
+fn receive(p: &mut Protocol, bytes: &[u8]) -> (Result<(), ProtocolError>, Vec<u8>, Vec<Incoming>) {
     let mut input = BytesMut::from(bytes);
     let (mut out, mut events) = (Vec::new(), Vec::new());
     let result = p.receive(&mut input, &mut out, &mut events);
     (result, out, events)
 }
 
-fn text(s: &str) -> Event {
-    Event::Text(Bytes::copy_from_slice(s.as_bytes()))
+fn text(s: &str) -> Incoming {
+    Incoming::Text(Bytes::copy_from_slice(s.as_bytes()))
 }
 
-fn no_code_close() -> Event {
-    Event::Close {
+fn no_code_close() -> Incoming {
+    Incoming::Close {
         code: None,
         reason: Bytes::new(),
     }
@@ -390,9 +390,9 @@ fn draft03_messages() {
         events,
         [
             text("Hello"),
-            Event::Ping(Bytes::from_static(b"ping")),
-            Event::Binary(Bytes::from_static(b"\x00\x01\xff")),
-            Event::Pong(Bytes::from_static(b"pong")),
+            Incoming::Ping(Bytes::from_static(b"ping")),
+            Incoming::Binary(Bytes::from_static(b"\x00\x01\xff")),
+            Incoming::Pong(Bytes::from_static(b"pong")),
         ]
     );
     // Pong is opcode 3, and the MORE bit stays clear.
@@ -476,9 +476,9 @@ fn draft05_messages() {
     assert_eq!(
         events,
         [
-            Event::Ping(Bytes::from_static(b"ping")),
+            Incoming::Ping(Bytes::from_static(b"ping")),
             text("frag €"),
-            Event::Binary(Bytes::from_static(&[1, 2, 3])),
+            Incoming::Binary(Bytes::from_static(&[1, 2, 3])),
         ]
     );
     // Server frames are not masked.
@@ -495,7 +495,7 @@ fn draft05_split_at_every_position() {
     ]
     .concat();
     let expected = vec![
-        Event::Ping(Bytes::from_static(b"ping")),
+        Incoming::Ping(Bytes::from_static(b"ping")),
         text("frag € end"),
         no_code_close(),
     ];
@@ -531,7 +531,7 @@ fn draft06_close_codes() {
     assert_eq!(result, Ok(()));
     assert_eq!(
         events,
-        [Event::Close {
+        [Incoming::Close {
             code: Some(4000),
             reason: Bytes::from_static(b"why")
         }]

@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 use emws_core::deflate::{Compressor, Inflater};
 use emws_core::handshake::{accept, read_preface, HandshakeConfig, Preface, Request};
 use emws_core::{
-    Config, DeflateConfig, DeflateParams, Draft, Event, OutKind, Protocol, ProtocolError,
+    Config, DeflateConfig, DeflateParams, Draft, Incoming, OutKind, Protocol, ProtocolError,
 };
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -55,15 +55,15 @@ fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-fn receive(p: &mut Protocol, bytes: &[u8]) -> (Result<(), ProtocolError>, Vec<u8>, Vec<Event>) {
+fn receive(p: &mut Protocol, bytes: &[u8]) -> (Result<(), ProtocolError>, Vec<u8>, Vec<Incoming>) {
     let mut input = BytesMut::from(bytes);
     let (mut out, mut events) = (Vec::new(), Vec::new());
     let result = p.receive(&mut input, &mut out, &mut events);
     (result, out, events)
 }
 
-fn text(s: &str) -> Event {
-    Event::Text(Bytes::copy_from_slice(s.as_bytes()))
+fn text(s: &str) -> Incoming {
+    Incoming::Text(Bytes::copy_from_slice(s.as_bytes()))
 }
 
 /// RFC 7692 §7.2.3.1: "Hello", compressed.
@@ -93,7 +93,7 @@ fn rsv1_on_the_first_frame_only_covers_the_whole_message() {
     assert_eq!(result, Ok(()));
     assert_eq!(
         events,
-        [Event::Ping(Bytes::from_static(b"ping")), text("Hello")]
+        [Incoming::Ping(Bytes::from_static(b"ping")), text("Hello")]
     );
     assert_eq!(out, [&[0x8A, 4][..], b"ping"].concat());
 }
@@ -149,7 +149,10 @@ fn invalid_utf8_inside_compressed_text_is_1007() {
     // Binary is not checked.
     let (result, _, events) = receive(&mut open(), &frame(FIN | RSV1 | 0x2, &bad));
     assert_eq!(result, Ok(()));
-    assert_eq!(events, [Event::Binary(Bytes::from_static(b"ok \xff\xfe"))]);
+    assert_eq!(
+        events,
+        [Incoming::Binary(Bytes::from_static(b"ok \xff\xfe"))]
+    );
 }
 
 #[test]

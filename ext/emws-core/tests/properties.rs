@@ -10,7 +10,7 @@
 
 use bytes::{Bytes, BytesMut};
 use emws_core::handshake::{read_preface, Preface};
-use emws_core::{Config, DeflateParams, Draft, Event, OutKind, Protocol, ProtocolError, State};
+use emws_core::{Config, DeflateParams, Draft, Incoming, OutKind, Protocol, ProtocolError, State};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -164,7 +164,7 @@ fn client_frame(
 /// replies (pongs) it should write.
 struct Script {
     stream: Vec<u8>,
-    events: Vec<Event>,
+    events: Vec<Incoming>,
     out: Vec<u8>,
 }
 
@@ -191,7 +191,9 @@ fn hixie_message(script: &mut Script, message: &Message) {
             script.stream.push(0x00);
             script.stream.extend_from_slice(text.as_bytes());
             script.stream.push(0xFF);
-            script.events.push(Event::Text(Bytes::from(text.clone())));
+            script
+                .events
+                .push(Incoming::Text(Bytes::from(text.clone())));
         }
         Message::Binary(data) => {
             // Type 0x80, then the length in base-128 digits, high first.
@@ -219,18 +221,18 @@ fn hybi_message(script: &mut Script, server: &Protocol, draft: Draft, sent: &Sen
         server.encode(OutKind::Pong, body, &mut script.out);
         script
             .events
-            .push(Event::Ping(Bytes::copy_from_slice(body)));
+            .push(Incoming::Ping(Bytes::copy_from_slice(body)));
     };
     let (opcode, payload, event) = match &sent.message {
-        Message::Text(s) => (text, s.as_bytes(), Event::Text(Bytes::from(s.clone()))),
-        Message::Binary(b) => (binary, &b[..], Event::Binary(Bytes::from(b.clone()))),
+        Message::Text(s) => (text, s.as_bytes(), Incoming::Text(Bytes::from(s.clone()))),
+        Message::Binary(b) => (binary, &b[..], Incoming::Binary(Bytes::from(b.clone()))),
         Message::Ping(body) => return ping_frame(script, body, keys.next().flatten()),
         Message::Pong(body) => {
             let frame = client_frame(draft, true, pong, body, keys.next().flatten());
             script.stream.extend(frame);
             script
                 .events
-                .push(Event::Pong(Bytes::copy_from_slice(body)));
+                .push(Incoming::Pong(Bytes::copy_from_slice(body)));
             return;
         }
     };
@@ -268,7 +270,7 @@ fn hybi_message(script: &mut Script, server: &Protocol, draft: Draft, sent: &Sen
 // ---- driving the core ----
 
 struct Received {
-    events: Vec<Event>,
+    events: Vec<Incoming>,
     out: Vec<u8>,
     result: Result<(), ProtocolError>,
     left: usize,
@@ -348,10 +350,10 @@ proptest! {
         let mut expected = Vec::new();
         for (kind, bytes, text) in &sends {
             let (kind, payload, event) = match kind {
-                0 => (OutKind::Text, text.as_bytes(), Event::Text(Bytes::from(text.clone()))),
-                1 => (OutKind::Binary, &bytes[..], Event::Binary(Bytes::from(bytes.clone()))),
-                2 => (OutKind::Ping, &bytes[..bytes.len().min(125)], Event::Ping(Bytes::copy_from_slice(&bytes[..bytes.len().min(125)]))),
-                _ => (OutKind::Pong, &bytes[..bytes.len().min(125)], Event::Pong(Bytes::copy_from_slice(&bytes[..bytes.len().min(125)]))),
+                0 => (OutKind::Text, text.as_bytes(), Incoming::Text(Bytes::from(text.clone()))),
+                1 => (OutKind::Binary, &bytes[..], Incoming::Binary(Bytes::from(bytes.clone()))),
+                2 => (OutKind::Ping, &bytes[..bytes.len().min(125)], Incoming::Ping(Bytes::copy_from_slice(&bytes[..bytes.len().min(125)]))),
+                _ => (OutKind::Pong, &bytes[..bytes.len().min(125)], Incoming::Pong(Bytes::copy_from_slice(&bytes[..bytes.len().min(125)]))),
             };
             if sender.check_send(kind).is_err() {
                 continue;
@@ -370,7 +372,7 @@ proptest! {
         let mut receiver = Protocol::new(draft, Config::default());
         let r = receive_in_pieces(&mut receiver, &stream, &cuts);
         prop_assert_eq!(r.result, Ok(()));
-        let data_events: Vec<Event> = r.events;
+        let data_events: Vec<Incoming> = r.events;
         prop_assert_eq!(data_events, expected);
     }
 
@@ -402,7 +404,7 @@ proptest! {
         let mut receiver = Protocol::new(Draft::Draft07, config);
         let r = receive_in_pieces(&mut receiver, &stream, &cuts);
         prop_assert_eq!(r.result, Ok(()));
-        let expected: Vec<Event> = texts.iter().map(|t| Event::Text(Bytes::from(t.clone()))).collect();
+        let expected: Vec<Incoming> = texts.iter().map(|t| Incoming::Text(Bytes::from(t.clone()))).collect();
         prop_assert_eq!(r.events, expected);
     }
 
@@ -430,7 +432,7 @@ proptest! {
             return Ok(());
         }
         let expected_reason = if draft.supports_close_codes() { reason.as_bytes() } else { b"" };
-        let expected = Event::Close {
+        let expected = Incoming::Close {
             code: draft.supports_close_codes().then_some(code),
             reason: Bytes::copy_from_slice(expected_reason),
         };
@@ -457,7 +459,7 @@ proptest! {
             prop_assert_eq!(protocol.state(), State::Closed);
         }
         for event in &r.events {
-            if let Event::Text(text) = event {
+            if let Incoming::Text(text) = event {
                 prop_assert!(std::str::from_utf8(text).is_ok());
             }
         }
@@ -549,6 +551,6 @@ fn empty_compressed_message_after_another() {
     let mut receiver = Protocol::new(Draft::Draft07, config);
     let r = receive_in_pieces(&mut receiver, &stream, &[]);
     assert_eq!(r.result, Ok(()));
-    let texts = ["", "", "", "after"].map(|t| Event::Text(Bytes::from_static(t.as_bytes())));
+    let texts = ["", "", "", "after"].map(|t| Incoming::Text(Bytes::from_static(t.as_bytes())));
     assert_eq!(r.events, texts);
 }

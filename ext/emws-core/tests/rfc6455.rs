@@ -1,7 +1,7 @@
 //! The connection state machine under RFC 6455 (versions 7, 8 and 13).
 
 use bytes::{Bytes, BytesMut};
-use emws_core::{Config, Draft, Event, OutKind, Protocol, ProtocolError, State};
+use emws_core::{Config, Draft, Incoming, OutKind, Protocol, ProtocolError, State};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -18,7 +18,7 @@ fn open_with(config: Config) -> Protocol {
 struct Received {
     result: Result<(), ProtocolError>,
     out: Vec<u8>,
-    events: Vec<Event>,
+    events: Vec<Incoming>,
     left: usize,
 }
 
@@ -58,16 +58,16 @@ fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-fn text(s: &str) -> Event {
-    Event::Text(Bytes::copy_from_slice(s.as_bytes()))
+fn text(s: &str) -> Incoming {
+    Incoming::Text(Bytes::copy_from_slice(s.as_bytes()))
 }
 
-fn binary(b: &[u8]) -> Event {
-    Event::Binary(Bytes::copy_from_slice(b))
+fn binary(b: &[u8]) -> Incoming {
+    Incoming::Binary(Bytes::copy_from_slice(b))
 }
 
-fn close_event(code: Option<u16>, reason: &str) -> Event {
-    Event::Close {
+fn close_event(code: Option<u16>, reason: &str) -> Incoming {
+    Incoming::Close {
         code,
         reason: Bytes::copy_from_slice(reason.as_bytes()),
     }
@@ -109,7 +109,7 @@ fn fragmented_unmasked_text() {
 fn unmasked_ping_is_answered_with_a_pong() {
     let mut p = open();
     let r = receive(&mut p, &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-    assert_eq!(r.events, [Event::Ping(Bytes::from_static(b"Hello"))]);
+    assert_eq!(r.events, [Incoming::Ping(Bytes::from_static(b"Hello"))]);
     assert_eq!(r.out, [0x8a, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
 }
 
@@ -122,7 +122,7 @@ fn masked_pong() {
             0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
         ],
     );
-    assert_eq!(r.events, [Event::Pong(Bytes::from_static(b"Hello"))]);
+    assert_eq!(r.events, [Incoming::Pong(Bytes::from_static(b"Hello"))]);
     assert!(r.out.is_empty());
 }
 
@@ -164,13 +164,13 @@ fn sample_stream() -> Vec<u8> {
     s
 }
 
-fn expected_events() -> Vec<Event> {
+fn expected_events() -> Vec<Incoming> {
     vec![
         text("κόσμε"),
-        Event::Ping(Bytes::from_static(b"ping!")),
+        Incoming::Ping(Bytes::from_static(b"ping!")),
         text("frag € end"),
         binary(&[7; 300]),
-        Event::Pong(Bytes::new()),
+        Incoming::Pong(Bytes::new()),
         binary(&[]),
         close_event(Some(1001), "bye"),
     ]
@@ -392,8 +392,8 @@ fn control_frames_interleaved_with_fragments() {
     assert_eq!(
         r.events,
         [
-            Event::Ping(Bytes::from_static(b"p")),
-            Event::Pong(Bytes::from_static(b"q")),
+            Incoming::Ping(Bytes::from_static(b"p")),
+            Incoming::Pong(Bytes::from_static(b"q")),
             binary(b"abcdef")
         ]
     );
@@ -574,7 +574,7 @@ fn server_initiated_close() {
     assert_eq!(p.state(), State::Closing);
     // Data frames may still arrive, and pings are still answered.
     let r = receive(&mut p, &[frame(0x81, b"late"), frame(0x89, b"")].concat());
-    assert_eq!(r.events, [text("late"), Event::Ping(Bytes::new())]);
+    assert_eq!(r.events, [text("late"), Incoming::Ping(Bytes::new())]);
     assert_eq!(r.out, [0x8A, 0]);
     // The peer's close ends it, with nothing written.
     let r = receive(&mut p, &frame(0x88, b"\x03\xe8"));

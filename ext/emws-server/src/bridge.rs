@@ -1,66 +1,59 @@
-//! The bridge between connection tasks and the Ruby thread.
+//! The bridge between connection tasks and the reactor thread.
 //!
 //! Connection tasks push [`Event`]s into one queue; the push that finds the
-//! queue empty writes to an eventfd, so the reactor is woken once per batch and
-//! not once per event. The Ruby side reads the eventfd (resetting it) *before*
-//! taking the batch: an event pushed after the take finds the queue empty and
-//! wakes it again, and one pushed in between is part of the batch, so no event
-//! is ever left waiting without a wake-up.
+//! queue empty raises the signal, so the reactor is woken once per batch and
+//! not once per event. The reactor thread resets the signal *before* taking
+//! the batch: an event pushed after the take finds the queue empty and raises
+//! it again, and one pushed in between is part of the batch, so no event is
+//! ever left waiting without a wake-up.
 //!
-//! The reactor watches one descriptor for all of it (`watch_fd`): the epoll
-//! set of the sockets whose tasks it polls itself (`reactor_io`), with the
-//! eventfd in it level-triggered, so that the set stays readable for as long
-//! as the eventfd is.
+//! The bridge also holds what else the reactor thread runs for the servers:
+//! the tasks it polls itself ([`LocalExecutor`]) and the epoll set of their
+//! sockets ([`LocalIo`]), which has the signal in it, so that EventMachine
+//! watches one descriptor for all of it (`watch_fd`).
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
 
 use crate::event::Event;
-use crate::reactor_io::IoReactor;
-use crate::reactor_tasks::ReadyTasks;
+use crate::executor::io::LocalIo;
+use crate::executor::local::LocalExecutor;
+use crate::executor::signal::Signal;
+use crate::sync::lock;
 
 pub struct Bridge {
     queue: Mutex<Vec<Event>>,
-    wake: OwnedFd,
-    /// Connection tasks polled by the thread that takes the batches.
-    ready: ReadyTasks,
-    /// Their sockets' readiness, with `wake` among them.
-    io: Arc<IoReactor>,
+    signal: Arc<Signal>,
+    executor: Arc<LocalExecutor>,
+    io: Arc<LocalIo>,
 }
 
 impl Bridge {
     pub fn new() -> io::Result<Bridge> {
-        // SAFETY: eventfd has no memory-safety preconditions; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor owned by nobody else.
-        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
-        let io = Arc::new(IoReactor::new(wake.as_raw_fd())?);
+        let signal = Arc::new(Signal::new()?);
+        let io = Arc::new(LocalIo::new(&signal)?);
         Ok(Bridge {
             queue: Mutex::new(Vec::new()),
-            wake,
-            ready: ReadyTasks::default(),
+            executor: Arc::new(LocalExecutor::new(signal.clone())),
+            signal,
             io,
         })
     }
 
-    /// The descriptor made readable when events are queued.
-    pub fn wake_fd(&self) -> RawFd {
-        self.wake.as_raw_fd()
-    }
-
-    /// The descriptor the reactor watches: readable when events are queued
-    /// or a socket of the reactor's own tasks is ready (`reactor_io`).
+    /// The descriptor the reactor watches: readable when events are queued,
+    /// a task waits to be polled, or a socket of those tasks is ready.
     pub fn watch_fd(&self) -> RawFd {
         self.io.fd()
     }
 
-    pub(crate) fn io(&self) -> &Arc<IoReactor> {
+    pub(crate) fn io(&self) -> &Arc<LocalIo> {
         &self.io
+    }
+
+    pub(crate) fn executor(&self) -> &Arc<LocalExecutor> {
+        &self.executor
     }
 
     pub fn push(&self, event: Event) {
@@ -79,62 +72,39 @@ impl Bridge {
     /// wakes the reactor.
     fn enqueue(&self, add: impl FnOnce(&mut Vec<Event>)) {
         let was_empty = {
-            let mut queue = self.lock();
+            let mut queue = lock(&self.queue);
             let was_empty = queue.is_empty();
             add(&mut queue);
             was_empty
         };
         if was_empty {
-            self.wake();
+            self.signal.raise();
         }
     }
 
-    /// Makes the wake descriptor readable.
+    /// Makes the watched descriptor readable (for events kept back from a
+    /// batch that an exception interrupted).
     pub fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our own descriptor. The only
-        // possible failure is EAGAIN on counter overflow, which still leaves the
-        // descriptor readable, so the result can be ignored.
-        unsafe {
-            libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8);
-        }
+        self.signal.raise();
     }
 
-    pub(crate) fn ready_tasks(&self) -> &ReadyTasks {
-        &self.ready
-    }
-
-    /// Takes the sockets' events, then polls the connection tasks woken
-    /// since the last call (on the thread that takes the batches); returns
-    /// how many ran.
+    /// Takes the sockets' events, then polls the tasks woken since the last
+    /// call (on the reactor thread); returns how many ran.
     pub fn run_tasks(&self) -> usize {
         self.io.take_events();
-        self.ready.run()
+        self.executor.run()
     }
 
     /// Whether tasks are waiting for `run_tasks`.
     pub fn tasks_ready(&self) -> bool {
-        !self.ready.is_empty()
+        !self.executor.is_empty()
     }
 
-    /// Resets the wake descriptor, then takes every queued event, in order.
-    /// `into` must be empty; its allocation is reused for the next batch.
+    /// Resets the signal, then takes every queued event, in order. `into`
+    /// must be empty; its allocation is reused for the next batch.
     pub fn take_batch(&self, into: &mut Vec<Event>) {
-        let mut counter: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64 from our own non-blocking descriptor;
-        // EAGAIN (nothing to reset) is the only expected failure and is harmless.
-        unsafe {
-            libc::read(self.wake.as_raw_fd(), (&mut counter as *mut u64).cast(), 8);
-        }
-        let mut queue = self.lock();
-        mem::swap(&mut *queue, into);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Event>> {
-        // A panic while holding this lock cannot leave the Vec inconsistent.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.signal.reset();
+        mem::swap(&mut *lock(&self.queue), into);
     }
 }
 
@@ -142,17 +112,7 @@ impl Bridge {
 pub(crate) mod tests {
     use super::*;
     use crate::event::{CloseInfo, Event};
-
-    /// Whether `fd` polls readable right now.
-    pub(crate) fn readable(fd: RawFd) -> bool {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, zero timeout.
-        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
-    }
+    use crate::executor::signal::tests::readable;
 
     pub(crate) fn closed(id: u64) -> Event {
         Event::Closed {
@@ -165,18 +125,18 @@ pub(crate) mod tests {
     #[test]
     fn wakes_once_per_batch_and_keeps_order() {
         let bridge = Bridge::new().unwrap();
-        assert!(!readable(bridge.wake_fd()));
+        assert!(!readable(bridge.watch_fd()));
         bridge.push(closed(1));
-        assert!(readable(bridge.wake_fd()));
+        assert!(readable(bridge.watch_fd()));
         bridge.push(closed(2));
         let mut batch = Vec::new();
         bridge.take_batch(&mut batch);
-        assert!(!readable(bridge.wake_fd()));
+        assert!(!readable(bridge.watch_fd()));
         let ids: Vec<u64> = batch.iter().map(Event::connection_id).collect();
         assert_eq!(ids, vec![1, 2]);
         batch.clear();
         bridge.push(closed(3));
-        assert!(readable(bridge.wake_fd()));
+        assert!(readable(bridge.watch_fd()));
     }
 
     #[test]
@@ -185,16 +145,16 @@ pub(crate) mod tests {
         let mut events = vec![closed(1), closed(2)];
         bridge.push_all(&mut events);
         assert!(events.is_empty());
-        assert!(readable(bridge.wake_fd()));
+        assert!(readable(bridge.watch_fd()));
         let mut none = Vec::new();
         bridge.push_all(&mut none);
         bridge.push_all(&mut vec![closed(3)]);
         let mut batch = Vec::new();
         bridge.take_batch(&mut batch);
-        assert!(!readable(bridge.wake_fd()));
+        assert!(!readable(bridge.watch_fd()));
         let ids: Vec<u64> = batch.iter().map(Event::connection_id).collect();
         assert_eq!(ids, vec![1, 2, 3]);
         bridge.push_all(&mut Vec::new());
-        assert!(!readable(bridge.wake_fd()), "nothing queued, no wake");
+        assert!(!readable(bridge.watch_fd()), "nothing queued, no wake");
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use emws_core::{Draft, Request};
 
-use crate::connection::ConnectionHandle;
+use crate::handle::ConnectionHandle;
 use crate::message_bytes::MessageBytes;
 
 /// How a connection ended, as em-websocket reports it to `onclose`.

@@ -1,25 +1,35 @@
 //! The tokio side of em-websocket-rs: listeners, one task per connection, and
-//! the bridge that carries their events to the Ruby thread. The runtime's
-//! workers accept, keep the timers and serve TLS sessions; a plain
-//! connection's task is polled by the Ruby thread itself, its socket in an
-//! epoll set that thread watches (`reactor_tasks`, `reactor_io`). Nothing
-//! here knows Ruby; the binding crate is the only one that does.
+//! the bridge that carries their events to the reactor (Ruby) thread.
+//! Nothing here knows Ruby; the binding crate is the only one that does.
+//!
+//! * [`server`]: listeners, the accept loop and `stop`; [`config`]: what a
+//!   server is started with; [`tls`]: `wss://` through rustls.
+//! * [`handle`]: a connection as the reactor thread sees it;
+//!   [`wake_policy`]: when a send wakes the connection's task.
+//! * `connection`: a connection's task (socket, protocol, timers).
+//! * [`event`]: what the tasks report; [`bridge`]: their queue to the
+//!   reactor thread, and what else that thread runs for the servers.
+//! * [`executor`]: where tasks run: the runtime's workers (TLS sessions,
+//!   accept loops, timers) or the reactor thread itself (plain
+//!   connections, their sockets in an epoll set that thread watches).
 
 pub mod bridge;
-pub mod connection;
+pub mod config;
+mod connection;
 pub mod event;
+pub mod executor;
+pub mod handle;
 mod message_bytes;
-mod outbox;
-mod reactor_io;
-mod reactor_tasks;
-pub mod runtime;
 pub mod server;
+mod server_state;
+mod sync;
 pub mod tls;
-mod wake_relay;
+pub mod wake_policy;
 
 pub use bridge::Bridge;
-pub use connection::{ConnectionHandle, Input, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
+pub use config::ServerConfig;
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
+pub use handle::{ConnectionHandle, Input, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
 pub use message_bytes::MessageBytes;
-pub use server::{Server, ServerConfig};
+pub use server::Server;
 pub use tls::{Pem, TlsConfig, TlsError, TlsOptions};

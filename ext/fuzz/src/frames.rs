@@ -4,7 +4,7 @@
 
 use bytes::BytesMut;
 use emws_core::protocol::DEFAULT_MAX_FRAME_SIZE;
-use emws_core::{Config, Draft, Event, Protocol, ProtocolError, ProtocolErrorKind, State};
+use emws_core::{Config, Draft, Incoming, Protocol, ProtocolError, ProtocolErrorKind, State};
 
 use crate::Input;
 
@@ -70,13 +70,13 @@ struct Connection {
     protocol: Protocol,
     input: BytesMut,
     out: Vec<u8>,
-    events: Vec<Event>,
+    events: Vec<Incoming>,
     error: Option<ProtocolError>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome<'a> {
-    events: &'a [Event],
+    events: &'a [Incoming],
     out: &'a [u8],
     /// The error's kind (`None`: an inflating message's, either kind) and
     /// message.
@@ -134,16 +134,16 @@ impl Connection {
         );
     }
 
-    fn check_event(&self, event: &Event) {
+    fn check_event(&self, event: &Incoming) {
         let config = self.protocol.config();
         let rfc = self.protocol.draft() == Draft::Draft07;
         match event {
-            Event::Text(text) => {
+            Incoming::Text(text) => {
                 assert!(std::str::from_utf8(text).is_ok(), "text event not UTF-8");
                 self.check_message_len(text.len(), config);
             }
-            Event::Binary(data) => self.check_message_len(data.len(), config),
-            Event::Ping(body) | Event::Pong(body) => {
+            Incoming::Binary(data) => self.check_message_len(data.len(), config),
+            Incoming::Ping(body) | Incoming::Pong(body) => {
                 let max = if rfc {
                     MAX_CONTROL_PAYLOAD
                 } else {
@@ -151,7 +151,7 @@ impl Connection {
                 };
                 assert!(body.len() <= max, "control frame of {} bytes", body.len());
             }
-            Event::Close { reason, .. } => {
+            Incoming::Close { reason, .. } => {
                 assert!(
                     std::str::from_utf8(reason).is_ok() || !rfc,
                     "close reason not UTF-8"

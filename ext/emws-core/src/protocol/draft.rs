@@ -1,5 +1,7 @@
 //! The protocol versions em-websocket speaks, and what sets them apart.
 
+use bytes::Bytes;
+
 use crate::frame::Layout;
 
 /// A family of protocol drafts sharing a handshake, framing and closing
@@ -54,6 +56,19 @@ impl Draft {
         matches!(self, Draft::Draft75 | Draft::Draft76)
     }
 
+    /// What `onclose` reports after the peer's close frame, as em-websocket's
+    /// message processors record it: the code (1005 when there is none) and
+    /// the reason. `None` for drafts 75 and 76, which record nothing: their
+    /// closing handshake still ends as an abnormal closure (1006).
+    pub fn clean_close(self, code: Option<u16>, reason: Bytes) -> Option<(u16, Bytes)> {
+        match self {
+            Draft::Draft75 | Draft::Draft76 => None,
+            // No close codes before draft 06.
+            Draft::Draft03 | Draft::Draft05 => Some((1005, Bytes::new())),
+            Draft::Draft06 | Draft::Draft07 => Some((code.unwrap_or(1005), reason)),
+        }
+    }
+
     /// The header layout of a hybi draft; `None` for drafts 75 and 76.
     pub fn layout(self) -> Option<Layout> {
         match self {
@@ -84,6 +99,25 @@ mod tests {
         for v in [0, 4, 9, 10, 11, 12, 14, 74, 77, u32::MAX] {
             assert_eq!(Draft::from_version(v), None, "{v}");
         }
+    }
+
+    #[test]
+    fn the_close_each_draft_reports() {
+        let reason = Bytes::from_static(b"bye");
+        assert_eq!(Draft::Draft75.clean_close(Some(1000), reason.clone()), None);
+        assert_eq!(Draft::Draft76.clean_close(None, reason.clone()), None);
+        assert_eq!(
+            Draft::Draft05.clean_close(Some(1000), reason.clone()),
+            Some((1005, Bytes::new()))
+        );
+        assert_eq!(
+            Draft::Draft06.clean_close(Some(4000), reason.clone()),
+            Some((4000, reason.clone()))
+        );
+        assert_eq!(
+            Draft::Draft07.clean_close(None, Bytes::new()),
+            Some((1005, Bytes::new()))
+        );
     }
 
     #[test]

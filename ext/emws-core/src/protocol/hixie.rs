@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{Event, Protocol, State};
+use super::{Incoming, Protocol, State};
 use crate::error::ProtocolError;
 use crate::frame::hixie::HixieFrame;
 
@@ -15,7 +15,7 @@ impl Protocol {
         &mut self,
         input: &mut BytesMut,
         out: &mut Vec<u8>,
-        events: &mut Vec<Event>,
+        events: &mut Vec<Incoming>,
     ) -> Result<(), ProtocolError> {
         while self.state != State::Closed {
             let Some(frame) = self.hixie.decode(input, self.config.max_frame_size)? else {
@@ -28,7 +28,7 @@ impl Protocol {
                     if std::str::from_utf8(&text).is_err() {
                         return Err(ProtocolError::invalid_data("Invalid UTF8 data"));
                     }
-                    events.push(Event::Text(text));
+                    events.push(Incoming::Text(text));
                 }
                 HixieFrame::Discarded => {}
                 HixieFrame::Close => {
@@ -36,7 +36,7 @@ impl Protocol {
                         out.extend_from_slice(CLOSING_FRAME);
                     }
                     self.set_closed();
-                    events.push(Event::Close {
+                    events.push(Incoming::Close {
                         code: None,
                         reason: Bytes::new(),
                     });

@@ -2,7 +2,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{Draft, Event, Protocol, State};
+use super::{Draft, Incoming, Protocol, State};
 use crate::close::{CloseBody, NORMAL_CLOSURE};
 use crate::error::ProtocolError;
 use crate::frame::{Header, Layout, Mask, OpCode};
@@ -31,7 +31,7 @@ impl Protocol {
         layout: Layout,
         input: &mut BytesMut,
         out: &mut Vec<u8>,
-        events: &mut Vec<Event>,
+        events: &mut Vec<Incoming>,
     ) -> Result<(), ProtocolError> {
         while self.state != State::Closed {
             let mut frame = match self.frame.take() {
@@ -171,7 +171,7 @@ impl Protocol {
         frame: IncomingFrame,
         payload: Bytes,
         out: &mut Vec<u8>,
-        events: &mut Vec<Event>,
+        events: &mut Vec<Incoming>,
     ) -> Result<(), ProtocolError> {
         match frame.opcode {
             OpCode::Continuation | OpCode::Text | OpCode::Binary => {
@@ -199,9 +199,9 @@ impl Protocol {
             }
             OpCode::Ping => {
                 self.write_hybi(OpCode::Pong, &payload, out);
-                events.push(Event::Ping(payload));
+                events.push(Incoming::Ping(payload));
             }
-            OpCode::Pong => events.push(Event::Pong(payload)),
+            OpCode::Pong => events.push(Incoming::Pong(payload)),
             OpCode::Close => self.receive_close(payload, out, events)?,
         }
         Ok(())
@@ -220,7 +220,7 @@ impl Protocol {
         &mut self,
         payload: Bytes,
         out: &mut Vec<u8>,
-        events: &mut Vec<Event>,
+        events: &mut Vec<Incoming>,
     ) -> Result<(), ProtocolError> {
         let (code, reason, echo) = if self.draft.supports_close_codes() {
             let body = CloseBody::parse(payload, self.draft == Draft::Draft07)?;
@@ -235,7 +235,7 @@ impl Protocol {
             self.write_hybi(OpCode::Close, &echo, out);
         }
         self.set_closed();
-        events.push(Event::Close { code, reason });
+        events.push(Incoming::Close { code, reason });
         Ok(())
     }
 }

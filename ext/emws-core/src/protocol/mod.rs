@@ -55,7 +55,7 @@ impl Default for Config {
 
 /// What the peer sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum Incoming {
     /// A complete text message, validated as UTF-8.
     Text(Bytes),
     Binary(Bytes),
@@ -169,7 +169,7 @@ impl Protocol {
         &mut self,
         input: &mut BytesMut,
         out: &mut Vec<u8>,
-        events: &mut Vec<Event>,
+        events: &mut Vec<Incoming>,
     ) -> Result<(), ProtocolError> {
         match self.draft.layout() {
             Some(layout) => self.receive_hybi(layout, input, out, events)?,

@@ -1,20 +1,14 @@
-//! Connection tasks polled on the reactor (Ruby) thread.
+//! Tasks polled by the reactor thread itself.
 //!
 //! On a machine with few cores, every hand-off between threads is a wake-up
-//! that may wait for a core: a message read by a worker, delivered by the
-//! Ruby thread and written by a worker again makes three per round trip, and
-//! the waits are most of the latency under load. A plain connection's task is
-//! therefore polled by the thread that delivers its events, as EventMachine
-//! serves its own connections. Its socket's readiness comes from the
-//! reactor's own epoll set (`reactor_io`); a wake from anywhere else (a timer
-//! on the runtime's workers, a send from another thread) queues the task here
-//! and makes the bridge's descriptor readable. The Ruby thread runs the
-//! queued tasks before it takes a batch and again once the batch has owed
-//! its wakes, so that a reply is written in the same pass that delivered its
-//! request.
+//! that may wait for a core, so a task whose work feeds the reactor thread
+//! is best polled by that thread, as EventMachine serves its own
+//! connections. A wake from any thread queues the task here and raises the
+//! executor's [`Signal`]; the reactor thread calls [`LocalExecutor::run`],
+//! which polls every task queued so far.
 //!
-//! The tasks touch no Ruby object; they are polled with the runtime entered,
-//! so that their timers and sockets belong to it.
+//! The tasks are polled with the runtime entered, so that their timers and
+//! sockets belong to it.
 
 use std::future::Future;
 use std::mem;
@@ -25,8 +19,9 @@ use std::task::{Context, Wake, Waker};
 
 use tokio::runtime::Handle;
 
-use crate::bridge::Bridge;
-use crate::runtime;
+use super::fork;
+use super::signal::Signal;
+use crate::sync::lock;
 
 /// A queue bigger than this after a burst is not kept for the next.
 const MAX_KEPT_READY: usize = 4096;
@@ -37,34 +32,50 @@ pub(crate) trait Runnable: Send + Sync {
 }
 
 /// The tasks woken since they last ran, in the order they were woken.
-#[derive(Default)]
-pub(crate) struct ReadyTasks {
+pub(crate) struct LocalExecutor {
     queue: Mutex<Vec<Arc<dyn Runnable>>>,
     /// The last run's emptied queue, to be the next one.
     spare: Mutex<Vec<Arc<dyn Runnable>>>,
     /// The runtime the tasks' sockets and timers belong to, entered while
     /// they are polled (set by the first spawn, which runs on it).
     runtime: OnceLock<Handle>,
-    /// The process the tasks were spawned in (`runtime::forks`): a forked
+    /// The process the tasks were spawned in (`fork::generation`): a forked
     /// child inherits them and their sockets, which are still the parent's.
-    forks: OnceLock<u64>,
+    generation: OnceLock<u64>,
+    /// Raised when the queue stops being empty.
+    signal: Arc<Signal>,
 }
 
-impl ReadyTasks {
-    /// Queues `task`; returns whether the queue was empty (the reactor needs waking).
-    fn push(&self, task: Arc<dyn Runnable>) -> bool {
-        let mut queue = lock(&self.queue);
-        queue.push(task);
-        queue.len() == 1
+impl LocalExecutor {
+    pub(crate) fn new(signal: Arc<Signal>) -> LocalExecutor {
+        LocalExecutor {
+            queue: Mutex::default(),
+            spare: Mutex::default(),
+            runtime: OnceLock::new(),
+            generation: OnceLock::new(),
+            signal,
+        }
+    }
+
+    /// Queues `task`, raising the signal if the queue was empty.
+    fn push(&self, task: Arc<dyn Runnable>) {
+        let was_empty = {
+            let mut queue = lock(&self.queue);
+            queue.push(task);
+            queue.len() == 1
+        };
+        if was_empty {
+            self.signal.raise();
+        }
     }
 
     /// Polls every task queued so far, once; tasks woken meanwhile wait for
     /// the next call. Returns how many ran.
     pub(crate) fn run(&self) -> usize {
         if self
-            .forks
+            .generation
             .get()
-            .is_some_and(|&forks| forks != runtime::forks())
+            .is_some_and(|&generation| generation != fork::generation())
         {
             return 0;
         }
@@ -90,25 +101,24 @@ impl ReadyTasks {
 struct TaskCell<F> {
     /// Set while the task is in the ready queue, so it is queued once.
     queued: AtomicBool,
-    bridge: Weak<Bridge>,
+    executor: Weak<LocalExecutor>,
     /// Never moved once the cell is shared: polled in place, dropped in place.
     future: Mutex<Option<F>>,
 }
 
-/// Spawns `future` to be polled by whoever runs `bridge`'s ready tasks; it
-/// is polled first on the next run.
-pub(crate) fn spawn<F>(bridge: &Arc<Bridge>, future: F)
+/// Spawns `future` to be polled by whoever runs `executor`; it is polled
+/// first on the next run.
+pub(crate) fn spawn<F>(executor: &Arc<LocalExecutor>, future: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let ready = bridge.ready_tasks();
     if let Ok(handle) = Handle::try_current() {
-        ready.runtime.get_or_init(|| handle);
+        executor.runtime.get_or_init(|| handle);
     }
-    ready.forks.get_or_init(runtime::forks);
+    executor.generation.get_or_init(fork::generation);
     let cell = Arc::new(TaskCell {
         queued: AtomicBool::new(false),
-        bridge: Arc::downgrade(bridge),
+        executor: Arc::downgrade(executor),
         future: Mutex::new(Some(future)),
     });
     cell.wake_by_ref();
@@ -132,12 +142,9 @@ where
         if self.queued.swap(true, Ordering::AcqRel) {
             return;
         }
-        // Gone with its reactor: nothing will poll the task again.
-        let Some(bridge) = self.bridge.upgrade() else {
-            return;
-        };
-        if bridge.ready_tasks().push(self.clone()) {
-            bridge.wake();
+        // Gone with its executor: nothing will poll the task again.
+        if let Some(executor) = self.executor.upgrade() {
+            executor.push(self.clone());
         }
     }
 }
@@ -174,16 +181,12 @@ where
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Pushing to and swapping a Vec cannot leave it inconsistent on a panic.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+    use crate::executor::signal::tests::readable;
 
     /// Counts its polls, keeps the last waker, ends once `done`, and says
     /// when it is dropped.
@@ -219,15 +222,18 @@ mod tests {
 
     #[test]
     fn a_task_runs_once_per_wake_from_any_thread_and_is_dropped_when_done() {
-        let bridge = Arc::new(Bridge::new().unwrap());
+        let signal = Arc::new(Signal::new().unwrap());
+        let executor = Arc::new(LocalExecutor::new(signal.clone()));
         let probe = Arc::new(Probe::default());
-        spawn(&bridge, ProbeTask(probe.clone()));
+        spawn(&executor, ProbeTask(probe.clone()));
         assert!(
-            bridge.tasks_ready(),
+            !executor.is_empty(),
             "a new task is polled first on the next run"
         );
-        assert_eq!(bridge.run_tasks(), 1);
-        assert_eq!(bridge.run_tasks(), 0, "not woken, not polled");
+        assert!(readable(signal.fd()), "and the signal says so");
+        signal.reset();
+        assert_eq!(executor.run(), 1);
+        assert_eq!(executor.run(), 0, "not woken, not polled");
 
         let waker = probe.waker.lock().unwrap().clone().unwrap();
         std::thread::spawn(move || {
@@ -236,15 +242,16 @@ mod tests {
         })
         .join()
         .unwrap();
-        assert!(bridge.tasks_ready());
+        assert!(!executor.is_empty());
+        assert!(readable(signal.fd()));
         probe.done.store(true, Ordering::SeqCst);
-        assert_eq!(bridge.run_tasks(), 1, "two wakes, one poll");
+        assert_eq!(executor.run(), 1, "two wakes, one poll");
         assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
         assert!(probe.dropped.load(Ordering::SeqCst), "dropped once done");
 
         // A waker that outlives its task wakes nothing.
         probe.waker.lock().unwrap().take().unwrap().wake();
-        assert_eq!(bridge.run_tasks(), 1);
+        assert_eq!(executor.run(), 1);
         assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
     }
 }

@@ -1,6 +1,6 @@
-//! Wakes deferred while the reactor delivers a batch of events.
+//! When a send wakes its connection's task.
 //!
-//! Messages the application sends from its callbacks during one `dispatch`
+//! Messages the application sends from its callbacks during one dispatch
 //! are queued without waking their connections' tasks; when the batch is done
 //! each of those tasks is woken once, and writes what piled up in one go. A
 //! broadcast to a thousand connections thus costs a thousand wakes per batch,
@@ -12,20 +12,25 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::task::Waker;
 
 use emws_core::OutKind;
-use emws_server::{runtime, ConnectionHandle, Payload, Sent};
+
+use crate::executor::runtime;
+use crate::handle::{ConnectionHandle, Payload, Sent};
 
 /// The connections owed a wake, while a deferral is active.
 struct Owed {
     active: bool,
     /// Emptied at the end of each deferral; its allocation is kept.
     handles: Vec<Arc<ConnectionHandle>>,
+    /// The wakes of tasks on the runtime's workers, handed to its relay.
+    relayed: Vec<Waker>,
 }
 
 thread_local! {
     static OWED: RefCell<Owed> = const {
-        RefCell::new(Owed { active: false, handles: Vec::new() })
+        RefCell::new(Owed { active: false, handles: Vec::new(), relayed: Vec::new() })
     };
 }
 
@@ -53,22 +58,23 @@ impl Drop for Deferral {
 
 /// Makes the wakes owed so far; the deferral goes on. A long batch calls
 /// this every so often, so that the workers' (TLS) connections write the
-/// replies to its first messages while the rest are still being delivered;
-/// the reactor's own tasks wait for the end of the dispatch either way
-/// (running them mid-batch halved the echo's throughput: replies left in
-/// fragments, and the clients' next messages with them).
+/// replies to its first messages while the rest are still being delivered.
+/// The reactor thread's own tasks are only queued by it and run at the end
+/// of the dispatch either way: written mid-batch, replies would leave in
+/// fragments.
 pub fn wake_owed() {
     OWED.with(|owed| {
-        let handles = &mut owed.borrow_mut().handles;
-        // A task polled on this thread is only queued by its wake.
-        handles.retain(|handle| {
-            let on_reactor = handle.on_reactor();
-            if on_reactor {
-                handle.wake();
+        let Owed {
+            handles, relayed, ..
+        } = &mut *owed.borrow_mut();
+        for handle in handles.drain(..) {
+            if handle.on_reactor() {
+                handle.wake_task();
+            } else {
+                relayed.push(Waker::from(handle));
             }
-            !on_reactor
-        });
-        runtime::wake_all(handles);
+        }
+        runtime::wake_all(relayed);
     });
 }
 

@@ -1,11 +1,10 @@
-//! Readiness of plain connections' sockets, polled by the reactor thread.
+//! Readiness of the sockets whose tasks the reactor thread polls.
 //!
-//! The sockets of tasks polled on the reactor thread (`reactor_tasks`) are
-//! registered in an epoll set of their own, which EventMachine watches beside
-//! its own descriptors: when one becomes readable or writable, the reactor
-//! thread itself is woken, takes the events, and wakes the tasks waiting for
-//! them. No worker thread stands between a socket and the thread that serves
-//! it, as in EventMachine, where one thread does all of it.
+//! Those sockets are registered in an epoll set of their own, which
+//! EventMachine watches beside its own descriptors: when one becomes
+//! readable or writable, the reactor thread itself is woken, takes the
+//! events ([`LocalIo::take_events`]) and wakes the tasks waiting for them.
+//! No worker thread stands between a socket and the thread that serves it.
 //!
 //! Registrations are edge-triggered; each socket remembers whether it may be
 //! ready (`Readiness`) and is only read or written while it may, so a task
@@ -23,17 +22,19 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Token};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::runtime;
+use super::fork;
+use super::signal::Signal;
+use crate::sync::lock;
 
-/// The token of the bridge's own wake descriptor.
-const WAKE_TOKEN: Token = Token(usize::MAX);
+/// The token of the signal registered beside the sockets.
+const SIGNAL_TOKEN: Token = Token(usize::MAX);
 /// Events taken per `epoll_wait`; more are taken by calling it again.
 const EVENTS_PER_WAIT: usize = 256;
 
-pub(crate) struct IoReactor {
-    /// The process the set was made in (`runtime::forks`): a forked child
+pub(crate) struct LocalIo {
+    /// The process the set was made in (`fork::generation`): a forked child
     /// shares the set itself with its parent, and must not take its events.
-    forks: u64,
+    generation: u64,
     poll: Mutex<(mio::Poll, Events)>,
     registry: mio::Registry,
     sockets: Mutex<Sockets>,
@@ -62,26 +63,33 @@ struct ReadinessState {
     writer: Option<Waker>,
 }
 
-impl IoReactor {
-    /// An epoll set that also reports `wake_fd` (the bridge's eventfd)
-    /// becoming readable, so that one descriptor tells EventMachine of both.
-    pub(crate) fn new(wake_fd: RawFd) -> io::Result<IoReactor> {
+impl LocalIo {
+    /// An epoll set that also reports `signal` becoming readable, so that
+    /// one descriptor tells EventMachine of both.
+    pub(crate) fn new(signal: &Signal) -> io::Result<LocalIo> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         // Level-triggered, unlike the sockets (mio registers edge-triggered
-        // only): the set stays readable until the bridge's queue is taken,
-        // so taking the socket events never takes the bridge's wake with them.
+        // only): the set stays readable until the signal is reset, so taking
+        // the socket events never takes the signal with them.
         let mut wake = libc::epoll_event {
             events: libc::EPOLLIN as u32,
-            u64: WAKE_TOKEN.0 as u64,
+            u64: SIGNAL_TOKEN.0 as u64,
         };
         // SAFETY: both descriptors are open; `wake` is a valid epoll_event.
-        if unsafe { libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_ADD, wake_fd, &mut wake) } < 0
+        if unsafe {
+            libc::epoll_ctl(
+                poll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                signal.fd(),
+                &mut wake,
+            )
+        } < 0
         {
             return Err(io::Error::last_os_error());
         }
-        Ok(IoReactor {
-            forks: runtime::forks(),
+        Ok(LocalIo {
+            generation: fork::generation(),
             poll: Mutex::new((poll, Events::with_capacity(EVENTS_PER_WAIT))),
             registry,
             sockets: Mutex::new(Sockets::default()),
@@ -96,7 +104,7 @@ impl IoReactor {
     /// Takes every event that has arrived and wakes the tasks waiting for
     /// them; never blocks. Returns how many sockets had events.
     pub(crate) fn take_events(&self) -> usize {
-        if self.forks != runtime::forks() {
+        if self.generation != fork::generation() {
             return 0;
         }
         let mut guard = lock(&self.poll);
@@ -112,7 +120,7 @@ impl IoReactor {
             let mut taken = 0;
             for event in events.iter() {
                 taken += 1;
-                if event.token() == WAKE_TOKEN {
+                if event.token() == SIGNAL_TOKEN {
                     continue;
                 }
                 let readiness = lock(&self.sockets)
@@ -143,7 +151,7 @@ impl IoReactor {
     pub(crate) fn register(
         self: &Arc<Self>,
         stream: TcpStream,
-    ) -> Result<ReactorStream, (io::Error, TcpStream)> {
+    ) -> Result<LocalStream, (io::Error, TcpStream)> {
         let readiness = Arc::new(Readiness {
             // Until the first event says otherwise, try the socket.
             state: Mutex::new(ReadinessState {
@@ -177,11 +185,11 @@ impl IoReactor {
             self.release(token);
             return Err((error, stream));
         }
-        Ok(ReactorStream {
+        Ok(LocalStream {
             stream,
             readiness,
             token,
-            reactor: self.clone(),
+            io: self.clone(),
         })
     }
 
@@ -260,24 +268,24 @@ fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
     }
 }
 
-/// A plain connection's socket, registered with the reactor thread's epoll set.
-pub(crate) struct ReactorStream {
+/// A socket registered with the reactor thread's epoll set.
+pub(crate) struct LocalStream {
     stream: TcpStream,
     readiness: Arc<Readiness>,
     token: usize,
-    reactor: Arc<IoReactor>,
+    io: Arc<LocalIo>,
 }
 
-impl Drop for ReactorStream {
+impl Drop for LocalStream {
     fn drop(&mut self) {
         // Before the descriptor closes (the field is dropped after this).
         let fd = self.stream.as_raw_fd();
-        let _ = self.reactor.registry.deregister(&mut SourceFd(&fd));
-        self.reactor.release(self.token);
+        let _ = self.io.registry.deregister(&mut SourceFd(&fd));
+        self.io.release(self.token);
     }
 }
 
-impl AsyncRead for ReactorStream {
+impl AsyncRead for LocalStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -315,7 +323,7 @@ impl AsyncRead for ReactorStream {
     }
 }
 
-impl AsyncWrite for ReactorStream {
+impl AsyncWrite for LocalStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -370,11 +378,6 @@ impl AsyncWrite for ReactorStream {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Flags, wakers and a slot list: none is left half-changed by a panic.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
@@ -382,8 +385,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::bridge::tests::{closed, readable};
-    use crate::bridge::Bridge;
+    use crate::executor::signal::tests::readable;
 
     struct Counter(AtomicUsize);
 
@@ -393,20 +395,27 @@ mod tests {
         }
     }
 
+    /// A signal and the epoll set reporting it.
+    fn local_io() -> (Signal, Arc<LocalIo>) {
+        let signal = Signal::new().unwrap();
+        let io = Arc::new(LocalIo::new(&signal).unwrap());
+        (signal, io)
+    }
+
     /// A connected loopback pair: the client, and the server side
-    /// registered with `bridge`'s epoll set.
-    fn registered_pair(bridge: &Bridge) -> (TcpStream, ReactorStream) {
+    /// registered with `io`'s epoll set.
+    fn registered_pair(io: &Arc<LocalIo>) -> (TcpStream, LocalStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
-        let stream = bridge.io().register(server).map_err(|(e, _)| e).unwrap();
+        let stream = io.register(server).map_err(|(e, _)| e).unwrap();
         (client, stream)
     }
 
     /// One `poll_read`: the bytes read (empty at the end of the stream), or
     /// `None` while it waits.
-    fn read_some(stream: &mut ReactorStream, cx: &mut Context<'_>) -> Option<Vec<u8>> {
+    fn read_some(stream: &mut LocalStream, cx: &mut Context<'_>) -> Option<Vec<u8>> {
         let mut storage = [0u8; 64];
         let mut buf = ReadBuf::new(&mut storage);
         match Pin::new(stream).poll_read(cx, &mut buf) {
@@ -416,56 +425,51 @@ mod tests {
     }
 
     /// Waits (up to `deadline`) for the epoll set to have an event.
-    fn wait_for_event(bridge: &Bridge, deadline: std::time::Instant, what: &str) {
-        while !readable(bridge.watch_fd()) {
+    fn wait_for_event(io: &LocalIo, deadline: std::time::Instant, what: &str) {
+        while !readable(io.fd()) {
             assert!(std::time::Instant::now() < deadline, "no {what} came");
             std::thread::sleep(Duration::from_millis(1));
         }
     }
 
     #[test]
-    fn taking_socket_events_leaves_the_bridge_wake_to_the_batch() {
-        let bridge = Bridge::new().unwrap();
-        assert!(!readable(bridge.watch_fd()));
-        bridge.push(closed(1));
-        assert!(readable(bridge.watch_fd()));
-        bridge.io().take_events();
-        assert!(
-            readable(bridge.watch_fd()),
-            "the queued event must still wake the reactor"
-        );
-        let mut batch = Vec::new();
-        bridge.take_batch(&mut batch);
-        assert_eq!(batch.len(), 1);
-        bridge.io().take_events();
-        assert!(!readable(bridge.watch_fd()));
+    fn taking_socket_events_leaves_the_signal_raised() {
+        let (signal, io) = local_io();
+        assert!(!readable(io.fd()));
+        signal.raise();
+        assert!(readable(io.fd()));
+        io.take_events();
+        assert!(readable(io.fd()), "the signal must still wake the reactor");
+        signal.reset();
+        io.take_events();
+        assert!(!readable(io.fd()));
     }
 
     #[test]
     fn a_socket_that_becomes_readable_wakes_its_reader() {
-        let bridge = Bridge::new().unwrap();
-        let (mut client, mut stream) = registered_pair(&bridge);
+        let (_signal, io) = local_io();
+        let (mut client, mut stream) = registered_pair(&io);
         let counter = Arc::new(Counter(AtomicUsize::new(0)));
         let waker = Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
         // Nothing sent yet: the read waits, and says so without a system call
         // the second time.
         assert_eq!(read_some(&mut stream, &mut cx), None);
-        bridge.io().take_events();
+        io.take_events();
         assert_eq!(read_some(&mut stream, &mut cx), None);
         assert_eq!(counter.0.load(Ordering::SeqCst), 0);
 
         client.write_all(b"hello").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        wait_for_event(&bridge, deadline, "event");
-        assert_eq!(bridge.io().take_events(), 1);
+        wait_for_event(&io, deadline, "event");
+        assert_eq!(io.take_events(), 1);
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         assert_eq!(read_some(&mut stream, &mut cx), Some(b"hello".to_vec()));
-        assert!(!readable(bridge.watch_fd()));
+        assert!(!readable(io.fd()));
 
         drop(client);
-        wait_for_event(&bridge, deadline, "hang-up");
-        bridge.io().take_events();
+        wait_for_event(&io, deadline, "hang-up");
+        io.take_events();
         assert_eq!(
             read_some(&mut stream, &mut cx),
             Some(Vec::new()),
@@ -477,8 +481,8 @@ mod tests {
     /// takes the bytes must not wait for another event, as none will come.
     #[test]
     fn the_end_of_stream_behind_the_last_bytes_is_read_without_another_event() {
-        let bridge = Bridge::new().unwrap();
-        let (mut client, mut stream) = registered_pair(&bridge);
+        let (_signal, io) = local_io();
+        let (mut client, mut stream) = registered_pair(&io);
         let waker = Waker::from(Arc::new(Counter(AtomicUsize::new(0))));
         let mut cx = Context::from_waker(&waker);
         assert_eq!(read_some(&mut stream, &mut cx), None);
@@ -487,7 +491,7 @@ mod tests {
         client.shutdown(Shutdown::Write).unwrap();
         // Both are in the socket before the event is taken.
         std::thread::sleep(Duration::from_millis(50));
-        assert!(bridge.io().take_events() >= 1);
+        assert!(io.take_events() >= 1);
         assert_eq!(read_some(&mut stream, &mut cx), Some(b"GET / HTT".to_vec()));
         assert_eq!(
             read_some(&mut stream, &mut cx),

@@ -1,0 +1,240 @@
+//! What is read: the opening request, then frames, or for an application
+//! that reads the bytes itself (`Input::Application`), each read as it
+//! arrives, handed back later to be parsed here.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
+use emws_core::{Config, Incoming, Protocol, State};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::task::{CloseWhen, Task};
+use crate::event::{CloseInfo, ErrorKind, Event, Opened};
+use crate::message_bytes::MessageBytes;
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// One read's decoded frames, and the events made of them: scratch
+    /// space shared by the tasks of a thread instead of held by each.
+    static SCRATCH: std::cell::RefCell<(Vec<Incoming>, Vec<Event>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl<S> Task<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Reads what is ready and hands it to the application as it is.
+    pub(super) fn poll_read_for_application(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let mut chunk = BytesMut::new();
+        let read = ready!(poll_read_some(Pin::new(&mut self.stream), cx, &mut chunk))?;
+        if read > 0 {
+            self.awaiting_ruby += 1;
+            self.report.server.bridge.push(Event::Received {
+                handle: self.report.handle.clone(),
+                data: chunk.freeze(),
+            });
+        }
+        Poll::Ready(Ok(read))
+    }
+
+    /// Parses what `inbuf` holds, the last `read` bytes of it just
+    /// received: the handshake, then frames.
+    pub(super) fn process_received(&mut self, read: usize) {
+        self.process_input(read);
+        if self.inbuf.is_empty() {
+            // Give the buffer back: an idle connection holds none.
+            self.inbuf = BytesMut::new();
+        }
+    }
+
+    fn process_input(&mut self, read: usize) {
+        if self.protocol.is_none() {
+            self.process_handshake(read);
+        }
+        if self.protocol.is_some() && !self.inbuf.is_empty() {
+            self.process_frames();
+        }
+    }
+
+    /// Reads the handshake from `inbuf`, whose last `read` bytes just came.
+    fn process_handshake(&mut self, read: usize) {
+        let server = self.report.server.clone();
+        let config = &server.config;
+        let latest_read = self.inbuf.len() - read;
+        let request =
+            match handshake::read_preface(&self.inbuf, latest_read, config.max_handshake_size) {
+                Ok(Preface::Incomplete) => return,
+                Ok(Preface::PolicyFile) => return self.answer_and_close(POLICY_FILE),
+                Ok(Preface::Healthcheck) => return self.answer_and_close(HEALTHCHECK_RESPONSE),
+                Ok(Preface::Request(request)) => request,
+                Err(error) => return self.fail_handshake(error.message),
+            };
+        let accepted = match handshake::accept(&request, &config.handshake) {
+            Ok(accepted) => accepted,
+            Err(error) => return self.fail_handshake(error.message),
+        };
+        let _ = self.inbuf.split_to(request.consumed);
+        let before = self.outbox.len();
+        self.outbox.push_slice(&accepted.response);
+        self.add_overhead(before, 0);
+        self.handshake_deadline = None;
+        self.protocol = Some(Protocol::new(
+            accepted.draft,
+            Config {
+                max_frame_size: self.report.handle.max_frame_size(),
+                max_message_size: config.max_message_size,
+                require_masking: config.require_masking,
+                deflate: accepted.deflate,
+            },
+        ));
+        self.report.opened = true;
+        self.awaiting_ruby += 1;
+        server.bridge.push(Event::Opened {
+            handle: self.report.handle.clone(),
+            opened: Box::new(Opened {
+                request: *request,
+                draft: accepted.draft,
+                protocol: accepted.protocol,
+                secure: config.handshake.secure,
+            }),
+        });
+    }
+
+    fn answer_and_close(&mut self, answer: &'static [u8]) {
+        self.outbox.push_bytes(Bytes::from_static(answer));
+        self.inbuf = BytesMut::new();
+        self.handshake_deadline = None;
+        self.close_when = CloseWhen::Written;
+    }
+
+    fn fail_handshake(&mut self, message: String) {
+        self.report_error(ErrorKind::Handshake, message);
+        self.close_when = CloseWhen::Now;
+    }
+
+    fn process_frames(&mut self) {
+        let (mut decoded, mut batch) =
+            SCRATCH.with(|scratch| std::mem::take(&mut *scratch.borrow_mut()));
+        self.process_frames_with(&mut decoded, &mut batch);
+        decoded.clear();
+        batch.clear();
+        SCRATCH.with(|scratch| *scratch.borrow_mut() = (decoded, batch));
+    }
+
+    /// Decodes what has been read into `decoded`, and reports it to the Ruby
+    /// side as one `batch` (one lock of the bridge per read, not per event).
+    fn process_frames_with(&mut self, decoded: &mut Vec<Incoming>, batch: &mut Vec<Event>) {
+        let Some(protocol) = self.protocol.as_mut() else {
+            return;
+        };
+        if protocol.state() == State::Closed {
+            self.inbuf.clear();
+            return;
+        }
+        let was_closing = protocol.state() == State::Closing;
+        let draft = protocol.draft();
+        protocol.set_max_frame_size(self.report.handle.max_frame_size());
+        let mut replies = Vec::new();
+        let result = protocol.receive(&mut self.inbuf, &mut replies, decoded);
+        if let Err(error) = &result {
+            protocol.fail(error, &mut replies);
+        }
+        let state = protocol.state();
+
+        // The core writes a pong for each ping, in order, then (at most) one
+        // close frame last. Each pong is queued at its ping's place among the
+        // events, as em-websocket sends it: after the application's replies
+        // to the messages before the ping, before those to the messages after.
+        let id = self.report.handle.id;
+        let mut replies = replies.as_slice();
+        for event in decoded.drain(..) {
+            let event = match event {
+                Incoming::Text(data) => Event::Text {
+                    id,
+                    data: MessageBytes::small_inline(data),
+                },
+                Incoming::Binary(data) => Event::Binary {
+                    id,
+                    data: MessageBytes::small_inline(data),
+                },
+                Incoming::Ping(data) => {
+                    let pong = self.pong_len(data.len()).min(replies.len());
+                    let (this_pong, rest) = replies.split_at(pong);
+                    replies = rest;
+                    self.queue_replies(this_pong, batch);
+                    Event::Ping {
+                        id,
+                        data: MessageBytes::small_inline(data),
+                    }
+                }
+                Incoming::Pong(data) => Event::Pong {
+                    id,
+                    data: MessageBytes::small_inline(data),
+                },
+                Incoming::Close { code, reason } => {
+                    if let Some((code, reason)) = draft.clean_close(code, reason) {
+                        self.report.close_info = Some(Box::new(CloseInfo {
+                            code,
+                            reason: Some(reason),
+                            was_clean: true,
+                        }));
+                    }
+                    continue;
+                }
+            };
+            batch.push(event);
+            self.events_since_barrier = true;
+        }
+        // The close frame (an echo, or ours failing the connection) goes
+        // before `onerror`, as em-websocket sends it.
+        self.queue_replies(replies, batch);
+        if let Err(error) = result {
+            batch.push(self.error_event(error.kind.into(), error.message));
+        }
+        self.report.server.bridge.push_all(batch);
+        if state == State::Closed {
+            self.closed();
+            self.inbuf = BytesMut::new();
+            // After our own close was acknowledged nothing more is owed to the peer.
+            self.close_when = if was_closing {
+                CloseWhen::Now
+            } else {
+                CloseWhen::Written
+            };
+        }
+    }
+}
+
+/// Reads what is ready into `buf`. An idle connection holds no read buffer:
+/// unless `buf` already has room (a message is arriving), the read goes into
+/// a buffer on the stack and only the bytes received are copied to `buf`.
+pub(super) fn poll_read_some<R: AsyncRead>(
+    reader: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
+        let before = buf.len();
+        let mut read = ReadBuf::uninit(buf.spare_capacity_mut());
+        ready!(reader.poll_read(cx, &mut read))?;
+        let filled = read.filled().len();
+        // SAFETY: `poll_read` initialised the first `filled` spare bytes.
+        unsafe { buf.set_len(before + filled) };
+        return Poll::Ready(Ok(filled));
+    }
+    let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+    let mut read = ReadBuf::uninit(&mut scratch);
+    ready!(reader.poll_read(cx, &mut read))?;
+    buf.extend_from_slice(read.filled());
+    Poll::Ready(Ok(read.filled().len()))
+}

@@ -1,0 +1,97 @@
+//! What the application sends: data and control frames, encoded (and
+//! compressed, with permessage-deflate) here, and the closing handshake.
+
+use std::time::Duration;
+
+use emws_core::{OutKind, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::task::{CloseWhen, Task};
+use crate::event::Event;
+use crate::handle::Payload;
+
+impl<S> Task<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    pub(super) fn encode(&mut self, kind: OutKind, payload: Payload<'_>) {
+        let holds_replies = self.holds_replies();
+        let Some(protocol) = self.protocol.as_mut() else {
+            // Not reachable through the Ruby API (it refuses before onopen).
+            self.report.handle.written(payload.len());
+            return;
+        };
+        // While the answer to the peer's close (or our failure's close frame)
+        // is held for the events before it, replies to those events still go
+        // out first, as they would have in em-websocket.
+        let sendable = self.close_when == CloseWhen::NotYet && protocol.check_send(kind).is_ok();
+        if !sendable && !holds_replies {
+            self.report.handle.written(payload.len());
+            return;
+        }
+        let counted = payload.len();
+        let before = self.outbox.len();
+        if let Some((header, compressed)) = protocol.frame_compressed(kind, payload.as_slice()) {
+            self.outbox.push_slice(header.as_ref());
+            self.outbox.push_bytes(compressed);
+        } else {
+            self.outbox
+                .push_slice(protocol.frame_header(kind, counted).as_ref());
+            match payload {
+                Payload::Shared(bytes) => self.outbox.push_bytes(bytes),
+                Payload::Borrowed(slice) => self.outbox.push_slice(slice),
+            }
+        }
+        self.outbox.push_slice(protocol.frame_trailer(kind));
+        self.add_overhead(before, counted);
+        // A compressed frame may be shorter than the message the Ruby side
+        // counted: only what is queued will be reported written.
+        let queued = self.outbox.len() - before;
+        if counted > queued {
+            self.report.handle.written(counted - queued);
+        }
+    }
+
+    /// Counts the bytes the task queued since the outbox held `before`, less
+    /// the `counted` ones the Ruby side has already added.
+    pub(super) fn add_overhead(&self, before: usize, counted: usize) {
+        let extra = (self.outbox.len() - before).saturating_sub(counted);
+        if extra > 0 {
+            self.report.handle.add_outbound(extra);
+        }
+    }
+
+    /// Starts the closing handshake; the connection is dropped if the peer
+    /// has not answered within `timeout`.
+    pub(super) fn start_close(&mut self, code: Option<u16>, reason: &[u8], timeout: Duration) {
+        let Some(protocol) = self.protocol.as_mut() else {
+            // Closing before the handshake completed: em-websocket aborts.
+            self.close_when = CloseWhen::Now;
+            return;
+        };
+        if protocol.state() != State::Open {
+            return;
+        }
+        let before = self.outbox.len();
+        let tail_before = self.outbox.tail_mut().len();
+        protocol.close(code, reason, self.outbox.tail_mut());
+        let state = protocol.state();
+        self.outbox.commit(tail_before);
+        self.add_overhead(before, 0);
+        match state {
+            State::Closing => self.close_within(timeout),
+            State::Closed => self.close_when = CloseWhen::Written,
+            State::Open => {}
+        }
+    }
+
+    /// `ondrain`: everything queued has been written since a send found the
+    /// buffer above `:drain_threshold`.
+    pub(super) fn report_drain(&self) {
+        if self.report.handle.take_drain() {
+            self.report.server.bridge.push(Event::Drained {
+                handle: self.report.handle.clone(),
+            });
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Binding every address of the host, and the accept loop.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::spawn::spawn_connection;
+use crate::config::ServerConfig;
+use crate::server_state::{Live, ServerState};
+
+pub(super) fn bind_all(config: &ServerConfig) -> io::Result<Vec<StdTcpListener>> {
+    let mut addrs: Vec<SocketAddr> = (config.host.as_str(), config.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot resolve {}:{}: {e}", config.host, config.port),
+            )
+        })?
+        .collect();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("{} resolves to no address", config.host),
+        ));
+    }
+    let mut listeners = Vec::with_capacity(addrs.len());
+    let mut port = config.port;
+    for mut addr in addrs {
+        // With port 0 every address of the name shares the port the first got.
+        addr.set_port(port);
+        let listener = bind(addr, config)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        port = listener.local_addr()?.port();
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn bind(addr: SocketAddr, config: &ServerConfig) -> io::Result<StdTcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // "::" then serves IPv6 only, and "0.0.0.0" can be bound beside it.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    if config.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(config.backlog)?;
+    Ok(socket.into())
+}
+
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    state: Arc<ServerState>,
+    live: Live,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => spawn_connection(stream, peer, &state),
+                Err(error) => {
+                    if is_out_of_descriptors(&error) {
+                        // Accepting again at once would spin: wait for a descriptor to free up.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            },
+        }
+    }
+    // The port is free again before `stop` (waiting for `live`) returns:
+    // parameters would be dropped in reverse order, `live` first.
+    drop(listener);
+    drop(live);
+}
+
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}

@@ -1,0 +1,130 @@
+//! A running server: listeners, the accept loop, and `stop`.
+//!
+//! * `listen`: binding every address of the host, and accepting.
+//! * `spawn`: each accepted connection's task, where it runs, and refusals.
+
+mod listen;
+mod spawn;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+
+use crate::bridge::Bridge;
+use crate::config::ServerConfig;
+use crate::executor::runtime;
+use crate::server_state::{Live, ServerState};
+
+static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
+
+/// How long `stop` waits for the last connections before it polls the
+/// reactor thread's tasks again.
+const STOP_POLL: Duration = Duration::from_millis(1);
+
+/// A running server: its listeners accept until `stop`.
+pub struct Server {
+    state: Arc<ServerState>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Binds every address `host` resolves to (in the calling thread, so that
+    /// a port in use is reported to the caller) and starts accepting.
+    pub fn start(config: ServerConfig, bridge: Arc<Bridge>) -> io::Result<Server> {
+        let listeners = listen::bind_all(&config)?;
+        let local_addrs = listeners
+            .iter()
+            .map(StdTcpListener::local_addr)
+            .collect::<io::Result<Vec<_>>>()?;
+        let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(ServerState::new(id, config, bridge));
+        let runtime = runtime::get()?;
+        let _entered = runtime.enter();
+        for listener in listeners {
+            let listener = TcpListener::from_std(listener)?;
+            let live = Live::new(&state);
+            // Subscribed here, not in the task: a `stop` before the task first
+            // runs must still reach it.
+            let shutdown = state.shutdown.subscribe();
+            runtime.spawn(listen::accept_loop(listener, shutdown, state.clone(), live));
+        }
+        Ok(Server { state, local_addrs })
+    }
+
+    pub fn id(&self) -> u32 {
+        self.state.id
+    }
+
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Closes the listeners and every connection, and waits (up to `wait`)
+    /// until all of them are gone, so that the port can be bound again at once.
+    /// Returns whether everything ended in time.
+    pub fn stop(&self, wait: Duration) -> bool {
+        self.state.shutdown.send_replace(true);
+        self.state.shut_down_all();
+        let deadline = Instant::now() + wait;
+        loop {
+            // The tasks polled on the reactor thread (this one) end only
+            // when polled here.
+            self.state.bridge.run_tasks();
+            let now = Instant::now();
+            if now >= deadline {
+                return self.state.wait_until_done(Duration::ZERO);
+            }
+            let pause = if self.state.bridge.tasks_ready() {
+                Duration::ZERO
+            } else {
+                STOP_POLL.min(deadline - now)
+            };
+            if self.state.wait_until_done(pause) {
+                return true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_can_be_bound_again_as_soon_as_stop_returns() {
+        let bridge = Arc::new(Bridge::new().unwrap());
+        let config = |port| ServerConfig {
+            host: "127.0.0.1".to_string(),
+            port,
+            ..ServerConfig::default()
+        };
+        let first = Server::start(config(0), bridge.clone()).unwrap();
+        let port = first.local_addrs()[0].port();
+        assert!(first.stop(Duration::from_secs(5)));
+        for round in 0..200 {
+            let server = Server::start(config(port), bridge.clone())
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert!(server.stop(Duration::from_secs(5)));
+            // A listener still open would make this bind fail.
+            let plain = std::net::TcpListener::bind(("127.0.0.1", port))
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            drop(plain);
+        }
+    }
+
+    /// A plain connection's task is allocated as it is, by the reactor
+    /// thread's executor: idle memory per connection grows with it.
+    #[test]
+    fn a_plain_connection_task_takes_at_most_448_bytes() {
+        use crate::connection::{CatchPanic, Task};
+        use crate::executor::io::LocalStream;
+        use crate::server_state::ConnectionSlot;
+        type Spawned = CatchPanic<Task<LocalStream>, ConnectionSlot>;
+        let size = crate::executor::local::allocation_size::<Spawned>();
+        assert!(size <= 448, "a connection's task takes {size} bytes");
+    }
+}

@@ -1,0 +1,117 @@
+//! Each accepted connection: its handle, where its task runs, and what a
+//! connection beyond `max_connections` is told.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::connection::{self, CatchPanic};
+use crate::event::Event;
+use crate::executor::local;
+use crate::handle::ConnectionHandle;
+use crate::server_state::{Live, ServerState};
+use crate::tls::{TlsConfig, TlsConn};
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a client beyond `max_connections` is told before it is closed.
+const SERVICE_UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nToo many connections";
+
+/// Starts the task of an accepted connection. A plain connection's socket
+/// moves to the reactor thread's epoll set, and its task is polled by that
+/// thread: no thread stands between the socket and the Ruby code it feeds.
+/// A TLS session stays on the runtime's workers, which run the handshake
+/// and the session's cryptography.
+pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>) {
+    let _ = stream.set_nodelay(true);
+    let Some(slot) = state.admit() else {
+        refuse(stream, state);
+        return;
+    };
+    let fd = stream.as_raw_fd();
+    match state.config.tls.clone() {
+        None => {
+            let registered = stream
+                .into_std()
+                .ok()
+                .and_then(|std| state.bridge.io().register(std).ok());
+            // A socket the epoll set will not take (out of memory) is closed, unseen.
+            let Some(socket) = registered else {
+                return;
+            };
+            let handle = accepted(state, peer, fd, true);
+            let task = connection::run(socket, state.clone(), handle.clone());
+            local::spawn(state.bridge.executor(), CatchPanic::new(task, handle, slot));
+        }
+        Some(tls) => {
+            let handle = accepted(state, peer, fd, false);
+            let task_state = state.clone();
+            let task_handle = handle.clone();
+            let serve = async move {
+                // Here, after `Accepted` is queued, so that the reactor never
+                // waits for a TLS handshake; a failed one still goes through
+                // the connection's task, which reports the end to the Ruby side.
+                let stream = accept_tls(&tls, stream, &task_state).await;
+                connection::run(stream, task_state, task_handle).await;
+            };
+            tokio::spawn(CatchPanic::new(serve, handle, slot));
+        }
+    }
+}
+
+/// The handle of a connection being started, registered for `stop`, and
+/// the `Accepted` event that makes the reactor thread run the application's block.
+fn accepted(
+    state: &Arc<ServerState>,
+    peer: SocketAddr,
+    fd: RawFd,
+    on_reactor: bool,
+) -> Arc<ConnectionHandle> {
+    let handle = Arc::new(ConnectionHandle::new(
+        NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+        peer,
+        fd,
+        state.config.outbound_limit,
+        state.config.drain_threshold,
+        on_reactor,
+    ));
+    state.register(&handle);
+    state.bridge.push(Event::Accepted {
+        server: state.id,
+        handle: handle.clone(),
+    });
+    handle
+}
+
+/// Answers a connection over `max_connections` with a 503, without the
+/// application ever seeing it.
+fn refuse(stream: TcpStream, state: &Arc<ServerState>) {
+    let live = Live::new(state);
+    tokio::spawn(async move {
+        let _live = live;
+        let mut stream = stream;
+        let answer = async {
+            stream.write_all(SERVICE_UNAVAILABLE).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+    });
+}
+
+/// The TLS handshake, bounded by the handshake timeout and cut short by `stop`.
+async fn accept_tls(tls: &TlsConfig, stream: TcpStream, state: &ServerState) -> TlsConn {
+    let mut shutdown = state.shutdown.subscribe();
+    if *shutdown.borrow_and_update() {
+        return TlsConn::Down;
+    }
+    tokio::select! {
+        _ = shutdown.changed() => TlsConn::Down,
+        conn = tls.accept(stream, state.config.handshake_timeout) => conn,
+    }
+}
