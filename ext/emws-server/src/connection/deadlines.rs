@@ -11,7 +11,7 @@ use emws_core::{OutKind, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{sleep_until, Instant};
 
-use super::task::{CloseWhen, Task};
+use super::{CloseWhen, Task};
 use crate::event::ErrorKind;
 
 /// How long a graceful end waits for the peer to take our FIN.

@@ -12,7 +12,7 @@ use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
 use emws_core::{Config, Incoming, Protocol, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::task::{CloseWhen, Task};
+use super::{CloseWhen, Task};
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
 use crate::message_bytes::MessageBytes;
 

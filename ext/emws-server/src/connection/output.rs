@@ -6,7 +6,7 @@ use std::time::Duration;
 use emws_core::{OutKind, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::task::{CloseWhen, Task};
+use super::{CloseWhen, Task};
 use crate::event::Event;
 use crate::handle::Payload;
 

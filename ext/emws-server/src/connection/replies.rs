@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use emws_core::OutKind;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::task::Task;
+use super::Task;
 use crate::event::Event;
 
 /// Replies held until their barrier is released (kept in `OnDemand`).
