@@ -25,4 +25,4 @@ pub mod utf8;
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, ProtocolError, ProtocolErrorKind};
 pub use handshake::{Accepted, HandshakeConfig, Preface, Request};
-pub use protocol::{Config, Draft, Incoming, OutKind, Protocol, State};
+pub use protocol::{Config, Draft, Incoming, OutFrame, OutKind, Protocol, State};

@@ -1,6 +1,8 @@
 //! permessage-deflate (RFC 7692) on an open connection and in the handshake.
 
+mod common;
 use bytes::{Bytes, BytesMut};
+use common::server_frame;
 use emws_core::deflate::{Compressor, Inflater};
 use emws_core::handshake::{accept, read_preface, HandshakeConfig, Preface, Request};
 use emws_core::{
@@ -136,7 +138,7 @@ fn earlier_drafts_never_compress() {
         },
     );
     assert_eq!(p.deflate(), None);
-    let (header, payload) = p.frame(OutKind::Text, Bytes::from(vec![b'a'; 1000]));
+    let (header, payload) = server_frame(&mut p, OutKind::Text, Bytes::from(vec![b'a'; 1000]));
     assert_eq!(payload.len(), 1000);
     assert_eq!(header.as_bytes()[0] & RSV1, 0);
 }
@@ -259,7 +261,7 @@ fn server_messages(
 fn sent_messages_are_compressed_with_rsv1() {
     let mut p = open();
     let message = Bytes::from("compress me ".repeat(100));
-    let (header, payload) = p.frame(OutKind::Text, message.clone());
+    let (header, payload) = server_frame(&mut p, OutKind::Text, message.clone());
     assert_eq!(header.as_bytes()[0], FIN | RSV1 | 0x1);
     assert!(payload.len() < 100, "{}", payload.len());
     let mut inflater = Inflater::new(15, false);
@@ -273,7 +275,7 @@ fn sent_messages_are_compressed_with_rsv1() {
 fn control_frames_are_never_compressed() {
     let mut p = open();
     for kind in [OutKind::Ping, OutKind::Pong] {
-        let (header, payload) = p.frame(kind, Bytes::from(vec![b'a'; 100]));
+        let (header, payload) = server_frame(&mut p, kind, Bytes::from(vec![b'a'; 100]));
         assert_eq!(header.as_bytes()[0] & RSV1, 0, "{kind:?}");
         assert_eq!(payload.len(), 100);
     }
@@ -291,9 +293,9 @@ fn messages_under_min_size_go_uncompressed() {
         },
         1 << 20,
     );
-    let (header, payload) = p.frame(OutKind::Binary, Bytes::from(vec![0; 63]));
+    let (header, payload) = server_frame(&mut p, OutKind::Binary, Bytes::from(vec![0; 63]));
     assert_eq!((header.as_bytes()[0], payload.len()), (FIN | 0x2, 63));
-    let (header, payload) = p.frame(OutKind::Binary, Bytes::from(vec![0; 64]));
+    let (header, payload) = server_frame(&mut p, OutKind::Binary, Bytes::from(vec![0; 64]));
     assert_eq!(header.as_bytes()[0], FIN | RSV1 | 0x2);
     assert!(payload.len() < 64);
 }
@@ -309,24 +311,24 @@ fn server_context_takeover_on_and_off() {
         },
         1 << 20,
     );
-    let sent: Vec<_> = (0..3)
-        .map(|_| taking_over.frame(OutKind::Text, message.clone()))
+    let frames: Vec<_> = (0..3)
+        .map(|_| server_frame(&mut taking_over, OutKind::Text, message.clone()))
         .collect();
-    assert!(sent[1].1.len() < sent[0].1.len() / 2);
+    assert!(frames[1].1.len() < frames[0].1.len() / 2);
     let mut inflater = Inflater::new(15, false);
     assert_eq!(
-        server_messages(&sent, &mut inflater),
+        server_messages(&frames, &mut inflater),
         vec![message.to_vec(); 3]
     );
 
-    let sent: Vec<_> = (0..3)
-        .map(|_| fresh.frame(OutKind::Text, message.clone()))
+    let frames: Vec<_> = (0..3)
+        .map(|_| server_frame(&mut fresh, OutKind::Text, message.clone()))
         .collect();
-    assert_eq!(sent[0].1, sent[1].1);
+    assert_eq!(frames[0].1, frames[1].1);
     // A client that forgets its window between messages reads them all.
     let mut inflater = Inflater::new(15, true);
     assert_eq!(
-        server_messages(&sent, &mut inflater),
+        server_messages(&frames, &mut inflater),
         vec![message.to_vec(); 3]
     );
 }
@@ -343,7 +345,7 @@ fn incompressible_messages_without_context_takeover_go_as_they_are() {
     let noise: Vec<u8> = (0..200u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let (header, payload) = p.frame(OutKind::Binary, Bytes::from(noise.clone()));
+    let (header, payload) = server_frame(&mut p, OutKind::Binary, Bytes::from(noise.clone()));
     assert_eq!(header.as_bytes()[0], FIN | 0x2);
     assert_eq!(payload, noise);
 }

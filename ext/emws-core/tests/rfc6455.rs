@@ -1,6 +1,8 @@
 //! The connection state machine under RFC 6455 (versions 7, 8 and 13).
 
+mod common;
 use bytes::{Bytes, BytesMut};
+use common::encode;
 use emws_core::{Config, Draft, Incoming, OutKind, Protocol, ProtocolError, State};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -673,34 +675,37 @@ fn fail_with_message_too_big() {
 
 #[test]
 fn outgoing_frames_are_unmasked_and_minimal() {
-    let p = open();
+    let mut p = open();
     let mut out = Vec::new();
-    p.encode(OutKind::Text, b"Hello", &mut out);
+    encode(&mut p, OutKind::Text, b"Hello", &mut out);
     assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     out.clear();
-    p.encode(OutKind::Ping, b"Hello", &mut out);
+    encode(&mut p, OutKind::Ping, b"Hello", &mut out);
     assert_eq!(&out[..2], [0x89, 0x05]);
     out.clear();
-    p.encode(OutKind::Pong, b"", &mut out);
+    encode(&mut p, OutKind::Pong, b"", &mut out);
     assert_eq!(out, [0x8A, 0x00]);
     out.clear();
-    p.encode(OutKind::Binary, &[0; 256], &mut out);
+    encode(&mut p, OutKind::Binary, &[0; 256], &mut out);
     assert_eq!(&out[..4], [0x82, 0x7E, 0x01, 0x00]);
     assert_eq!(out.len(), 4 + 256);
     out.clear();
-    p.encode(OutKind::Binary, &vec![0; 65536], &mut out);
+    encode(&mut p, OutKind::Binary, &vec![0; 65536], &mut out);
     assert_eq!(&out[..10], [0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0]);
     assert_eq!(out.len(), 10 + 65536);
 }
 
 #[test]
 fn header_and_trailer_for_large_payloads() {
-    let p = open();
-    let header = p.frame_header(OutKind::Binary, 1 << 20);
-    assert_eq!(header.as_bytes(), [0x82, 0x7F, 0, 0, 0, 0, 0, 0x10, 0, 0]);
-    assert_eq!(header.as_ref(), header.as_bytes());
-    assert!(p.frame_trailer(OutKind::Binary).is_empty());
-    assert!(p.frame_trailer(OutKind::Text).is_empty());
+    let mut p = open();
+    let frame = p.frame(OutKind::Binary, &vec![0; 1 << 20]);
+    assert_eq!(
+        frame.header.as_bytes(),
+        [0x82, 0x7F, 0, 0, 0, 0, 0, 0x10, 0, 0]
+    );
+    assert_eq!(frame.header.as_ref(), frame.header.as_bytes());
+    assert!(frame.trailer.is_empty());
+    assert!(p.frame(OutKind::Text, b"x").trailer.is_empty());
 }
 
 #[test]

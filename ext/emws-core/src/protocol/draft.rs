@@ -1,8 +1,14 @@
 //! The protocol versions em-websocket speaks, and what sets them apart.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
+use crate::close::close_body;
 use crate::frame::Layout;
+
+/// What em-websocket's close05 sends as the body of a draft 05 close frame.
+const DRAFT05_CLOSE_BODY: &[u8] = &[0x53];
 
 /// A family of protocol drafts sharing a handshake, framing and closing
 /// handshake (em-websocket's handler classes).
@@ -54,6 +60,20 @@ impl Draft {
     /// Drafts 75 and 76, whose frames are delimited by sentinel bytes.
     pub fn is_hixie(self) -> bool {
         matches!(self, Draft::Draft75 | Draft::Draft76)
+    }
+
+    /// The body of the close frame we send, with `code` and as much of
+    /// `reason` as fits a control frame where the draft has close codes
+    /// (no code: an empty body); em-websocket's fixed bodies for drafts
+    /// 01-05. `None` for drafts 75 and 76: em-websocket sends no close frame
+    /// there (its draft 76 handler closes like draft 75's).
+    pub fn close_body(self, code: Option<u16>, reason: &[u8]) -> Option<Cow<'static, [u8]>> {
+        match self {
+            Draft::Draft75 | Draft::Draft76 => None,
+            Draft::Draft03 => Some(Cow::Borrowed(&[])),
+            Draft::Draft05 => Some(Cow::Borrowed(DRAFT05_CLOSE_BODY)),
+            Draft::Draft06 | Draft::Draft07 => Some(Cow::Owned(close_body(code, reason))),
+        }
     }
 
     /// What `onclose` reports after the peer's close frame, as em-websocket's

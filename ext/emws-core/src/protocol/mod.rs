@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 
 pub use crate::frame::FrameHeader;
 pub use draft::Draft;
+pub use send::OutFrame;
 
 use crate::deflate::DeflateParams;
 use crate::error::ProtocolError;

@@ -2,34 +2,72 @@
 
 use bytes::Bytes;
 
-use super::{Draft, OutKind, Protocol, State};
-use crate::close::close_body;
+use super::{OutKind, Protocol, State};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, Layout, OpCode};
 
-/// What em-websocket's close05 sends as the body of a draft 05 close frame.
-const DRAFT05_CLOSE_BODY: &[u8] = &[0x53];
+/// One frame the server sends, to be written around its payload: the
+/// header, the payload (or its compressed form), then the trailer.
+#[derive(Debug)]
+pub struct OutFrame {
+    pub header: FrameHeader,
+    /// The payload compressed with permessage-deflate, to be written instead
+    /// of it; `None`: the payload goes as it is.
+    pub compressed: Option<Bytes>,
+    /// The 0xFF ending a draft 75/76 text frame; empty otherwise.
+    pub trailer: &'static [u8],
+}
 
-/// An uncompressed frame depends on the draft alone, so that it can be
-/// encoded without the connection's `Protocol` (which its task owns).
-impl Draft {
-    /// Appends one complete uncompressed frame: header, payload, trailer
-    /// (nothing for a ping or pong on drafts 75 and 76, which have none).
-    pub fn encode(self, kind: OutKind, payload: &[u8], out: &mut Vec<u8>) {
-        if self.is_hixie() && matches!(kind, OutKind::Ping | OutKind::Pong) {
-            return;
-        }
-        let header = self.frame_header(kind, payload.len());
-        let trailer = self.frame_trailer(kind);
-        out.reserve(header.as_bytes().len() + payload.len() + trailer.len());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(payload);
-        out.extend_from_slice(trailer);
+impl OutFrame {
+    /// The frame's length on the wire, for a payload of `payload` bytes.
+    pub fn len(&self, payload: usize) -> usize {
+        let body = self.compressed.as_ref().map_or(payload, Bytes::len);
+        self.header.as_bytes().len() + body + self.trailer.len()
     }
 
-    /// See [`Protocol::frame_header`].
-    pub fn frame_header(self, kind: OutKind, len: usize) -> FrameHeader {
-        match self.layout() {
+    /// Appends the whole frame, `payload` being the one it was made for.
+    pub fn write_to(&self, payload: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(self.header.as_bytes());
+        out.extend_from_slice(self.compressed.as_deref().unwrap_or(payload));
+        out.extend_from_slice(self.trailer);
+    }
+}
+
+impl Protocol {
+    /// The frame for a message or control frame of `payload`.
+    ///
+    /// With permessage-deflate, a text or binary message of at least
+    /// `min_size` bytes is compressed (here, on the caller's thread) and its
+    /// header has RSV1 set; control frames never are (RFC 7692 §6.1).
+    /// Drafts 75/76 send binary as a length-prefixed frame (which clients
+    /// discard) and have no ping or pong: their header is empty
+    /// ([`Protocol::check_send`] refuses them).
+    pub fn frame(&mut self, kind: OutKind, payload: &[u8]) -> OutFrame {
+        let compressed = match kind {
+            OutKind::Text | OutKind::Binary => self
+                .compression
+                .as_mut()
+                .and_then(|compression| compression.compress(payload)),
+            OutKind::Ping | OutKind::Pong => None,
+        };
+        let header = match &compressed {
+            Some(body) => self.header(kind, body.len()).with_rsv1(),
+            None => self.header(kind, payload.len()),
+        };
+        let trailer: &[u8] = if self.draft.is_hixie() && kind == OutKind::Text {
+            &[0xFF]
+        } else {
+            &[]
+        };
+        OutFrame {
+            header,
+            compressed,
+            trailer,
+        }
+    }
+
+    fn header(&self, kind: OutKind, len: usize) -> FrameHeader {
+        match self.draft.layout() {
             Some(layout) => hybi_header(layout, kind.opcode(), len),
             None => match kind {
                 OutKind::Text => FrameHeader::hixie_text(),
@@ -37,81 +75,6 @@ impl Draft {
                 OutKind::Ping | OutKind::Pong => FrameHeader::empty(),
             },
         }
-    }
-
-    /// See [`Protocol::frame_trailer`].
-    pub fn frame_trailer(self, kind: OutKind) -> &'static [u8] {
-        if self.is_hixie() && kind == OutKind::Text {
-            &[0xFF]
-        } else {
-            &[]
-        }
-    }
-}
-
-impl Protocol {
-    /// Appends one complete frame: header, payload, trailer.
-    ///
-    /// The payload is never compressed (an uncompressed message is valid
-    /// under permessage-deflate too); [`Protocol::frame`] compresses.
-    /// Drafts 75 and 76 have no ping or pong: nothing is written for them
-    /// ([`Protocol::check_send`] rejects them).
-    pub fn encode(&self, kind: OutKind, payload: &[u8], out: &mut Vec<u8>) {
-        self.draft.encode(kind, payload, out);
-    }
-
-    /// The header and payload of one message's frame, for writing a large
-    /// payload without copying it: header, payload, then
-    /// [`Protocol::frame_trailer`].
-    ///
-    /// With permessage-deflate, a text or binary message of at least
-    /// `min_size` bytes is compressed (here, on the caller's thread) and its
-    /// header has RSV1 set; anything else is handed back as it is.
-    pub fn frame(&mut self, kind: OutKind, payload: Bytes) -> (FrameHeader, Bytes) {
-        match self.frame_compressed(kind, &payload) {
-            Some(compressed) => compressed,
-            None => (self.frame_header(kind, payload.len()), payload),
-        }
-    }
-
-    /// The header and compressed payload of a message that permessage-deflate
-    /// applies to; `None` when the message goes as it is (under
-    /// [`Protocol::frame_header`]), so that a caller holding only a slice
-    /// need not copy it into a `Bytes` first.
-    pub fn frame_compressed(
-        &mut self,
-        kind: OutKind,
-        payload: &[u8],
-    ) -> Option<(FrameHeader, Bytes)> {
-        let compressed = self.compress(kind, payload)?;
-        Some((
-            self.frame_header(kind, compressed.len()).with_rsv1(),
-            compressed,
-        ))
-    }
-
-    /// Compresses a data message when permessage-deflate is on and the
-    /// message is worth it; control frames never are (RFC 7692 §6.1).
-    fn compress(&mut self, kind: OutKind, payload: &[u8]) -> Option<Bytes> {
-        match kind {
-            OutKind::Text | OutKind::Binary => self.compression.as_mut()?.compress(payload),
-            OutKind::Ping | OutKind::Pong => None,
-        }
-    }
-
-    /// The header alone, uncompressed: header, then payload, then
-    /// [`Protocol::frame_trailer`].
-    ///
-    /// Drafts 75/76 send binary as a length-prefixed frame (which clients
-    /// discard) and have no header for ping or pong (an empty one).
-    pub fn frame_header(&self, kind: OutKind, len: usize) -> FrameHeader {
-        self.draft.frame_header(kind, len)
-    }
-
-    /// What follows the payload: the 0xFF ending a draft 75/76 text frame,
-    /// nothing otherwise.
-    pub fn frame_trailer(&self, kind: OutKind) -> &'static [u8] {
-        self.draft.frame_trailer(kind)
     }
 
     /// Whether a frame of this kind may be sent now.
@@ -157,13 +120,9 @@ impl Protocol {
             return;
         }
         self.state = State::Closing;
-        match self.draft {
-            Draft::Draft75 | Draft::Draft76 => self.set_closed(),
-            Draft::Draft03 => self.write_hybi(OpCode::Close, &[], out),
-            Draft::Draft05 => self.write_hybi(OpCode::Close, DRAFT05_CLOSE_BODY, out),
-            Draft::Draft06 | Draft::Draft07 => {
-                self.write_hybi(OpCode::Close, &close_body(code, reason), out)
-            }
+        match self.draft.close_body(code, reason) {
+            Some(body) => self.write_hybi(OpCode::Close, &body, out),
+            None => self.set_closed(),
         }
     }
 
@@ -173,14 +132,11 @@ impl Protocol {
     /// and 76, as em-websocket), then the state is [`State::Closed`].
     pub fn fail(&mut self, err: &ProtocolError, out: &mut Vec<u8>) {
         if self.state == State::Open {
-            match self.draft {
-                Draft::Draft75 | Draft::Draft76 => {}
-                Draft::Draft03 => self.write_hybi(OpCode::Close, &[], out),
-                Draft::Draft05 => self.write_hybi(OpCode::Close, DRAFT05_CLOSE_BODY, out),
-                Draft::Draft06 | Draft::Draft07 => {
-                    let body = close_body(Some(err.kind.code()), err.message.as_bytes());
-                    self.write_hybi(OpCode::Close, &body, out);
-                }
+            let body = self
+                .draft
+                .close_body(Some(err.kind.code()), err.message.as_bytes());
+            if let Some(body) = body {
+                self.write_hybi(OpCode::Close, &body, out);
             }
         }
         self.set_closed();

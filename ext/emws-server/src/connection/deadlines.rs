@@ -184,12 +184,12 @@ where
     }
 
     fn send_keepalive_ping(&mut self, now: Instant) {
-        let Some(protocol) = self.protocol.as_ref() else {
+        let Some(protocol) = self.protocol.as_mut() else {
             return;
         };
         let before = self.outbox.len();
-        let header = protocol.frame_header(OutKind::Ping, 0);
-        self.outbox.push_slice(header.as_ref());
+        let ping = protocol.frame(OutKind::Ping, &[]);
+        self.outbox.push_slice(ping.header.as_bytes());
         self.add_overhead(before, 0);
         let deadline = self.report.server.config.ping_timeout().map(|t| now + t);
         self.on_demand().deadlines.ping = deadline;

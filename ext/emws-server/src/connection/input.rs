@@ -168,7 +168,7 @@ where
                     data: MessageBytes::small_inline(data),
                 },
                 Incoming::Ping(data) => {
-                    let pong = self.pong_len(data.len()).min(replies.len());
+                    let pong = self.pong_len(&data).min(replies.len());
                     let (this_pong, rest) = replies.split_at(pong);
                     replies = rest;
                     self.queue_replies(this_pong, batch);

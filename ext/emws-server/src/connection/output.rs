@@ -31,18 +31,15 @@ where
         }
         let counted = payload.len();
         let before = self.outbox.len();
-        if let Some((header, compressed)) = protocol.frame_compressed(kind, payload.as_slice()) {
-            self.outbox.push_slice(header.as_ref());
-            self.outbox.push_bytes(compressed);
-        } else {
-            self.outbox
-                .push_slice(protocol.frame_header(kind, counted).as_ref());
-            match payload {
-                Payload::Shared(bytes) => self.outbox.push_bytes(bytes),
-                Payload::Borrowed(slice) => self.outbox.push_slice(slice),
-            }
+        // permessage-deflate compresses here, on the task's thread.
+        let frame = protocol.frame(kind, payload.as_slice());
+        self.outbox.push_slice(frame.header.as_bytes());
+        match (frame.compressed, payload) {
+            (Some(compressed), _) => self.outbox.push_bytes(compressed),
+            (None, Payload::Shared(bytes)) => self.outbox.push_bytes(bytes),
+            (None, Payload::Borrowed(slice)) => self.outbox.push_slice(slice),
         }
-        self.outbox.push_slice(protocol.frame_trailer(kind));
+        self.outbox.push_slice(frame.trailer);
         self.add_overhead(before, counted);
         // A compressed frame may be shorter than the message the Ruby side
         // counted: only what is queued will be reported written.

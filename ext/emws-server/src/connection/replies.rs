@@ -56,12 +56,10 @@ where
         }
     }
 
-    /// The length of the pong the core wrote for a ping of `payload` bytes.
-    pub(super) fn pong_len(&self, payload: usize) -> usize {
-        self.protocol.as_ref().map_or(0, |protocol| {
-            protocol.frame_header(OutKind::Pong, payload).as_ref().len()
-                + payload
-                + protocol.frame_trailer(OutKind::Pong).len()
+    /// The length of the pong the core wrote for a ping of `payload`.
+    pub(super) fn pong_len(&mut self, payload: &[u8]) -> usize {
+        self.protocol.as_mut().map_or(0, |protocol| {
+            protocol.frame(OutKind::Pong, payload).len(payload.len())
         })
     }
 
