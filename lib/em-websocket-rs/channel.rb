@@ -37,12 +37,12 @@ module EmWebSocketRs
               "Data sent to WebSocket must be valid UTF-8 but was #{message.encoding} (valid: #{message.valid_encoding?})"
       end
 
-      @native.push(EventMachine::WebSocket::Connection::TEXT, message)
+      @native.push(:text, message)
     end
 
     # Sends a binary message to every subscriber; returns how many took it.
     def push_binary(message)
-      @native.push(EventMachine::WebSocket::Connection::BINARY, message)
+      @native.push(:binary, message)
     end
 
     # The number of subscribers (those that closed since the last push included).

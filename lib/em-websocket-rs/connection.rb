@@ -12,24 +12,11 @@ module EventMachine
     class Connection < EventMachine::Connection
       include Debugger
 
-      # Frame kinds understood by the native handle (RFC 6455 opcodes).
-      TEXT = 1
-      BINARY = 2
-      PING = 9
-      PONG = 10
-
       UTF8 = Encoding::UTF_8
       BINARY_ENCODING = Encoding::BINARY
 
-      # The native default of `:drain_threshold`.
-      DEFAULT_DRAIN_THRESHOLD = 64 * 1024
       # EventMachine's `send_file_data` sends files of up to 32 KiB.
       SEND_FILE_LIMIT = 32 * 1024
-
-      # What the native handle answers to a send.
-      QUEUED = 0
-      LIMIT_REACHED = 1
-      NOT_TEXT = 3
 
       ERROR_CLASSES = {
         handshake: HandshakeError,
@@ -191,14 +178,14 @@ module EventMachine
       def send_text(data)
         # The common case in one native call, which checks the encoding too;
         # anything it refuses goes through the checks below, which raise.
-        return nil if @state == :connected && !@debug && @native.send_text(data) != NOT_TEXT
+        return nil if @state == :connected && !@debug && @native.send_text(data) != :not_text
 
         unless (data.encoding == UTF8 && data.valid_encoding?) || data.ascii_only?
           raise WebSocketError, "Data sent to WebSocket must be valid UTF-8 but was #{data.encoding} (valid: #{data.valid_encoding?})"
         end
         raise WebSocketError, "Cannot send data before onopen callback" unless @handler
 
-        send_frame(TEXT, data)
+        send_frame(:text, data)
         nil
       end
 
@@ -206,13 +193,13 @@ module EventMachine
 
       def send_binary(data)
         if @state == :connected && @pingable && !@debug && data.is_a?(String)
-          return @native.send_frame(BINARY, data) == LIMIT_REACHED ? 0 : data.bytesize
+          return @native.send_frame(:binary, data) == :limit_reached ? 0 : data.bytesize
         end
         raise WebSocketError, "Cannot send binary before onopen callback" unless @handler
         # em-websocket fails here with a NoMethodError; say why instead.
         raise WebSocketError, "Binary frames are not supported by draft #{@handler.is_a?(Handler75) ? 75 : 76}" unless @pingable
 
-        send_frame(BINARY, data)
+        send_frame(:binary, data)
       end
 
       # Sends a ping; false on drafts without ping (before draft 01).
@@ -220,7 +207,7 @@ module EventMachine
         raise WebSocketError, "Cannot ping before onopen callback" unless @handler
         return false unless @pingable
 
-        send_frame(PING, body)
+        send_frame(:ping, body)
         true
       end
 
@@ -229,7 +216,7 @@ module EventMachine
         raise WebSocketError, "Cannot ping before onopen callback" unless @handler
         return false unless @pingable
 
-        send_frame(PONG, body)
+        send_frame(:pong, body)
         true
       end
 
@@ -272,7 +259,7 @@ module EventMachine
       # and returns 0, as em-websocket does.
       def send_data(data)
         data = data.to_s
-        if @native.send_raw(data) == LIMIT_REACHED
+        if @native.send_raw(data) == :limit_reached
           debug [:abort, :outbound_limit_reached]
           return 0
         end
@@ -408,15 +395,6 @@ module EventMachine
         end
       end
 
-      # The limits file streaming keeps to.
-      def _rs_drain_threshold
-        @options.fetch(:drain_threshold, DEFAULT_DRAIN_THRESHOLD) || 0
-      end
-
-      def _rs_outbound_limit
-        @options[:outbound_limit] || 0
-      end
-
       # The native handle, for EmWebSocketRs::Channel.
       def _rs_native
         @native
@@ -509,12 +487,12 @@ module EventMachine
       end
 
       def send_frame(kind, data)
-        if @state == :closing && (kind == TEXT || kind == BINARY)
+        if @state == :closing && (kind == :text || kind == :binary)
           raise WebSocketError, "Cannot send data frame since connection is closing"
         end
 
         debug [:sending_frame, kind, data] if @debug
-        if @native.send_frame(kind, data) == LIMIT_REACHED
+        if @native.send_frame(kind, data) == :limit_reached
           debug [:abort, :outbound_limit_reached]
           return 0
         end

@@ -56,9 +56,9 @@ module EmWebSocketRs
     # outbound limit, nothing while the buffer is above the drain threshold.
     def room_for_chunk
       queued = @connection.get_outbound_data_size
-      return 0 if queued > @connection._rs_drain_threshold
+      return 0 if queued > native.drain_threshold
 
-      limit = @connection._rs_outbound_limit
+      limit = native.outbound_limit
       return CHUNK_SIZE if limit.zero?
 
       # A chunked-encoding frame adds its size line and CRLF.
@@ -78,10 +78,14 @@ module EmWebSocketRs
 
     # Waits for the drain when one is owed, else for a timer.
     def pause
-      threshold = @connection._rs_drain_threshold
+      threshold = native.drain_threshold
       return if threshold.positive? && @connection.get_outbound_data_size > threshold
 
       EventMachine.add_timer(RECHECK) { stream }
+    end
+
+    def native
+      @connection._rs_native
     end
 
     def finish

@@ -49,8 +49,7 @@ module EventMachine
 
       # `type` is :text, :binary, :ping or :pong.
       def send_frame(type, data)
-        kind = FRAME_KINDS.fetch(type) { raise ArgumentError, "unknown frame type #{type.inspect}" }
-        @connection.__send__(:send_frame, kind, data)
+        @connection.__send__(:send_frame, type, data)
       end
 
       def close_websocket(code, body)
@@ -70,12 +69,6 @@ module EventMachine
         @connection._rs_closed
         @connection.trigger_on_close(@close_info || { code: 1006, was_clean: false })
       end
-
-      FRAME_KINDS = {
-        text: Connection::TEXT, binary: Connection::BINARY,
-        ping: Connection::PING, pong: Connection::PONG
-      }.freeze
-      private_constant :FRAME_KINDS
     end
 
     class Handler

@@ -40,7 +40,7 @@ module EmWebSocketRs
     end
 
     def initialize
-      @native = Native::Reactor.new
+      @native = Native::Dispatcher.new
       @connections = {}
       @listeners = {}
       @watch = nil

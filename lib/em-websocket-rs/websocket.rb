@@ -17,7 +17,7 @@ module EventMachine
         @max_frame_size = size
       end
     end
-    self.max_frame_size = 10 * 1024 * 1024
+    self.max_frame_size = EmWebSocketRs::Native::DEFAULT_MAX_FRAME_SIZE
     @close_timeout = 60
 
     # Starts the reactor and a server in it; INT and TERM stop it.

@@ -66,7 +66,7 @@ module EMWSSpec
         $stdout = saved
       end
       expect(log.string).to include('[:message_received, :text, "é"]')
-      expect(log.string).to include('[:sending_frame, 1, "text é"]')
+      expect(log.string).to include('[:sending_frame, :text, "text é"]')
       expect(log.string).to include(':message_received, :binary')
     end
 

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use emws_core::OutKind;
-use emws_server::{ConnectionHandle, Payload, Sent};
+use emws_server::{wake_policy, ConnectionHandle, Payload, Sent};
 use magnus::rb_sys::AsRawValue;
-use magnus::{Error, RString, Ruby, Value};
+use magnus::value::{IntoId, LazyId, ReprValue};
+use magnus::{method, prelude::*, Error, RModule, RString, Ruby, StaticSymbol, Value};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Connection", free_immediately, size)]
 pub struct NativeConnection(pub Arc<ConnectionHandle>);
@@ -19,22 +20,51 @@ pub fn copy_bytes(string: RString) -> Bytes {
     Bytes::copy_from_slice(unsafe { string.as_slice() })
 }
 
-/// The frame kind for an RFC 6455 opcode: 1 text, 2 binary, 9 ping, 10 pong.
-pub fn out_kind(ruby: &Ruby, opcode: u8) -> Result<OutKind, Error> {
-    match opcode {
-        1 => Ok(OutKind::Text),
-        2 => Ok(OutKind::Binary),
-        9 => Ok(OutKind::Ping),
-        10 => Ok(OutKind::Pong),
-        other => Err(Error::new(
+static TEXT: LazyId = LazyId::new("text");
+static BINARY: LazyId = LazyId::new("binary");
+static PING: LazyId = LazyId::new("ping");
+static PONG: LazyId = LazyId::new("pong");
+static QUEUED: LazyId = LazyId::new("queued");
+static LIMIT_REACHED: LazyId = LazyId::new("limit_reached");
+static GONE: LazyId = LazyId::new("gone");
+static NOT_TEXT: LazyId = LazyId::new("not_text");
+
+/// The frame kind a Symbol names, as em-websocket's `send_frame` takes it:
+/// `:text`, `:binary`, `:ping` or `:pong`.
+pub fn out_kind(ruby: &Ruby, kind: Value) -> Result<OutKind, Error> {
+    let is = |name: &LazyId| kind.as_raw() == symbol(ruby, name).as_raw();
+    if is(&TEXT) {
+        Ok(OutKind::Text)
+    } else if is(&BINARY) {
+        Ok(OutKind::Binary)
+    } else if is(&PING) {
+        Ok(OutKind::Ping)
+    } else if is(&PONG) {
+        Ok(OutKind::Pong)
+    } else {
+        Err(Error::new(
             ruby.exception_arg_error(),
-            format!("unknown frame kind {other}"),
-        )),
+            format!("unknown frame type {}", kind.inspect()),
+        ))
     }
 }
 
-/// `send_text`'s answer for data it did not send.
-const NOT_TEXT: u8 = 3;
+/// What became of a send: `:queued`, `:limit_reached` (`:outbound_limit`
+/// aborted the connection) or `:gone` (it had already ended).
+fn sent_symbol(ruby: &Ruby, sent: Sent) -> StaticSymbol {
+    symbol(
+        ruby,
+        match sent {
+            Sent::Queued => &QUEUED,
+            Sent::LimitReached => &LIMIT_REACHED,
+            Sent::Gone => &GONE,
+        },
+    )
+}
+
+fn symbol(ruby: &Ruby, name: &LazyId) -> StaticSymbol {
+    StaticSymbol::from((**name).into_id_with(ruby))
+}
 
 /// em-websocket's rule for text: `(data.encoding == UTF_8 &&
 /// data.valid_encoding?) || data.ascii_only?`, read from the string's cached
@@ -50,14 +80,6 @@ fn sendable_as_text(text: RString) -> bool {
         } else {
             rb_sys::rb_enc_str_asciionly_p(value) != 0
         }
-    }
-}
-
-fn sent_code(sent: Sent) -> u8 {
-    match sent {
-        Sent::Queued => 0,
-        Sent::LimitReached => 1,
-        Sent::Gone => 2,
     }
 }
 
@@ -92,35 +114,47 @@ impl NativeConnection {
         self.0.receive(copy_bytes(data));
     }
 
-    /// Queues a frame: `kind` is the RFC 6455 opcode (1 text, 2 binary, 9 ping,
-    /// 10 pong). Returns 0 when queued, 1 when `:outbound_limit` aborted the
-    /// connection, 2 when the connection is already gone.
-    pub fn send_frame(ruby: &Ruby, rb_self: &Self, kind: u8, data: RString) -> Result<u8, Error> {
+    /// Queues a frame of `kind` (`:text`, `:binary`, `:ping`, `:pong`).
+    pub fn send_frame(
+        ruby: &Ruby,
+        rb_self: &Self,
+        kind: Value,
+        data: RString,
+    ) -> Result<StaticSymbol, Error> {
         let kind = out_kind(ruby, kind)?;
         // SAFETY: the bytes are copied before any Ruby code can run.
         let data = Payload::Borrowed(unsafe { data.as_slice() });
-        Ok(sent_code(emws_server::wake_policy::send(
-            &rb_self.0, kind, data,
-        )))
+        Ok(sent_symbol(ruby, wake_policy::send(&rb_self.0, kind, data)))
     }
 
     /// `ws.send`'s fast path: queues `data` as a text frame when it is a
     /// String that em-websocket would send (valid UTF-8, or ASCII-only in any
-    /// ASCII-compatible encoding); otherwise queues nothing and answers 3, and
-    /// the Ruby side raises what em-websocket raises.
-    pub fn send_text(&self, data: Value) -> u8 {
+    /// ASCII-compatible encoding); otherwise queues nothing and answers
+    /// `:not_text`, and the Ruby side raises what em-websocket raises.
+    pub fn send_text(ruby: &Ruby, rb_self: &Self, data: Value) -> StaticSymbol {
         match RString::from_value(data) {
             Some(text) if sendable_as_text(text) => {
                 // SAFETY: the bytes are copied before any Ruby code can run.
                 let data = Payload::Borrowed(unsafe { text.as_slice() });
-                sent_code(emws_server::wake_policy::send(&self.0, OutKind::Text, data))
+                sent_symbol(ruby, wake_policy::send(&rb_self.0, OutKind::Text, data))
             }
-            _ => NOT_TEXT,
+            _ => symbol(ruby, &NOT_TEXT),
         }
     }
 
-    pub fn send_raw(&self, data: RString) -> u8 {
-        sent_code(self.0.send_raw(copy_bytes(data)))
+    /// Queues bytes to be written as they are (`send_data`).
+    pub fn send_raw(ruby: &Ruby, rb_self: &Self, data: RString) -> StaticSymbol {
+        sent_symbol(ruby, rb_self.0.send_raw(copy_bytes(data)))
+    }
+
+    /// The server's `:outbound_limit` (0: none).
+    pub fn outbound_limit(&self) -> usize {
+        self.0.outbound_limit()
+    }
+
+    /// The server's `:drain_threshold` (0: `ondrain` never fires).
+    pub fn drain_threshold(&self) -> usize {
+        self.0.drain_threshold()
     }
 
     pub fn close(&self, code: Option<u16>, reason: Option<RString>, timeout: f64) {
@@ -172,4 +206,45 @@ pub fn duration(seconds: f64) -> Option<Duration> {
     } else {
         None
     }
+}
+
+pub fn register(ruby: &Ruby, native: RModule) -> Result<(), Error> {
+    let class = native.define_class("Connection", ruby.class_object())?;
+    class.define_method("id", method!(NativeConnection::id, 0))?;
+    class.define_method("peer_ip", method!(NativeConnection::peer_ip, 0))?;
+    class.define_method("peer_port", method!(NativeConnection::peer_port, 0))?;
+    class.define_method("local_address", method!(NativeConnection::local_address, 0))?;
+    class.define_method("closed?", method!(NativeConnection::is_closed, 0))?;
+    class.define_method("receive", method!(NativeConnection::receive, 1))?;
+    class.define_method("send_frame", method!(NativeConnection::send_frame, 2))?;
+    class.define_method("send_text", method!(NativeConnection::send_text, 1))?;
+    class.define_method("send_raw", method!(NativeConnection::send_raw, 1))?;
+    class.define_method("close", method!(NativeConnection::close, 3))?;
+    class.define_method("disconnect", method!(NativeConnection::disconnect, 1))?;
+    class.define_method(
+        "outbound_bytes",
+        method!(NativeConnection::outbound_bytes, 0),
+    )?;
+    class.define_method(
+        "outbound_limit",
+        method!(NativeConnection::outbound_limit, 0),
+    )?;
+    class.define_method(
+        "drain_threshold",
+        method!(NativeConnection::drain_threshold, 0),
+    )?;
+    class.define_method(
+        "max_frame_size=",
+        method!(NativeConnection::set_max_frame_size, 1),
+    )?;
+    class.define_method("paused=", method!(NativeConnection::set_paused, 1))?;
+    class.define_method(
+        "inactivity_timeout=",
+        method!(NativeConnection::set_inactivity_timeout, 1),
+    )?;
+    class.define_method(
+        "panic_for_test",
+        method!(NativeConnection::panic_for_test, 0),
+    )?;
+    Ok(())
 }

@@ -8,11 +8,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use emws_server::wake_policy::{self, Deferral};
 use emws_server::{ConnectionHandle, Payload, Sent};
-use magnus::{Error, RString, Ruby};
+use magnus::{function, method, prelude::*, Error, RModule, RString, Ruby, Value};
 
 use crate::connection::{copy_bytes, out_kind, NativeConnection};
-use emws_server::wake_policy::{self, Deferral};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Fanout", free_immediately, size)]
 #[derive(Default)]
@@ -71,7 +71,8 @@ impl Fanout {
 
     /// Queues the message on every member; returns how many took it.
     /// Connections that have ended leave the set.
-    pub fn push(ruby: &Ruby, rb_self: &Self, kind: u8, data: RString) -> Result<usize, Error> {
+    /// `kind` is `:text` or `:binary`.
+    pub fn push(ruby: &Ruby, rb_self: &Self, kind: Value, data: RString) -> Result<usize, Error> {
         let kind = out_kind(ruby, kind)?;
         let payload = copy_bytes(data);
         let _deferral = Deferral::begin();
@@ -91,4 +92,14 @@ impl Fanout {
         }
         Ok(delivered)
     }
+}
+
+pub fn register(ruby: &Ruby, native: RModule) -> Result<(), Error> {
+    let class = native.define_class("Fanout", ruby.class_object())?;
+    class.define_singleton_method("new", function!(Fanout::new, 0))?;
+    class.define_method("add", method!(Fanout::add, 1))?;
+    class.define_method("remove", method!(Fanout::remove, 1))?;
+    class.define_method("size", method!(Fanout::len, 0))?;
+    class.define_method("push", method!(Fanout::push, 2))?;
+    Ok(())
 }

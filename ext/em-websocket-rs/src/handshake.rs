@@ -4,7 +4,7 @@
 
 use emws_core::handshake::{accept, read_preface, Preface};
 use emws_core::HandshakeConfig;
-use magnus::{Error, IntoValue, RArray, RString, Ruby};
+use magnus::{function, Error, IntoValue, RArray, RModule, RString, Ruby};
 
 /// The head may be this large here: em-websocket set no bound on it.
 const MAX_HEAD: usize = 1024 * 1024;
@@ -72,4 +72,8 @@ fn error(ruby: &Ruby, message: &str) -> Result<RArray, Error> {
     result.push(ruby.to_symbol("error"))?;
     result.push(ruby.str_new(message))?;
     Ok(result)
+}
+
+pub fn register(native: RModule) -> Result<(), Error> {
+    native.define_module_function("handshake", function!(parse, 3))
 }

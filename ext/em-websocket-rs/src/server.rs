@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use emws_server::{executor::runtime, Server, DEFAULT_MAX_FRAME_SIZE};
-use magnus::{Error, RArray, Ruby};
+use magnus::{function, method, prelude::*, Error, RArray, RModule, Ruby};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Server", free_immediately, size)]
 pub struct NativeServer(pub Server);
@@ -44,4 +44,16 @@ pub fn set_worker_threads(count: usize) {
 
 pub fn worker_threads() -> usize {
     runtime::worker_threads()
+}
+
+pub fn register(ruby: &Ruby, native: RModule) -> Result<(), Error> {
+    native.define_module_function("max_frame_size=", function!(set_default_max_frame_size, 1))?;
+    native.define_module_function("worker_threads=", function!(set_worker_threads, 1))?;
+    native.define_module_function("worker_threads", function!(worker_threads, 0))?;
+    let class = native.define_class("Server", ruby.class_object())?;
+    class.define_method("id", method!(NativeServer::id, 0))?;
+    class.define_method("port", method!(NativeServer::port, 0))?;
+    class.define_method("addresses", method!(NativeServer::addresses, 0))?;
+    class.define_method("stop", method!(NativeServer::stop, 1))?;
+    Ok(())
 }

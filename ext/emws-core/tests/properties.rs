@@ -450,11 +450,11 @@ proptest! {
         draft in drafts(),
         max_frame_size in prop_oneof![0usize..300, Just(emws_core::protocol::DEFAULT_MAX_FRAME_SIZE)],
         max_message_size in prop_oneof![Just(0usize), 0usize..600],
-        require_masking in any::<bool>(),
+        strict_masking in any::<bool>(),
         stream in vec(any::<u8>(), 0..2000),
         cuts in vec(any::<Index>(), 0..20),
     ) {
-        let config = Config { max_frame_size, max_message_size, require_masking, ..Config::default() };
+        let config = Config { max_frame_size, max_message_size, strict_masking, ..Config::default() };
         let mut protocol = Protocol::new(draft, config);
         let r = receive_in_pieces(&mut protocol, &stream, &cuts);
         if r.result.is_err() {

@@ -363,7 +363,7 @@ fn control_frames_carry_at_most_125_bytes() {
 #[test]
 fn unmasked_frames_are_accepted_unless_masking_is_required() {
     let mut p = open_with(Config {
-        require_masking: true,
+        strict_masking: true,
         ..Config::default()
     });
     let err = error(&mut p, b"\x81\x02hi");
@@ -372,7 +372,7 @@ fn unmasked_frames_are_accepted_unless_masking_is_required() {
         (1002, "Received unmasked frame")
     );
     let mut p = open_with(Config {
-        require_masking: true,
+        strict_masking: true,
         ..Config::default()
     });
     assert_eq!(receive(&mut p, &frame(0x81, b"hi")).events, [text("hi")]);

@@ -136,7 +136,7 @@ fn random_frames_in_random_pieces() {
         let config = Config {
             max_frame_size: 1 + rng.below(300),
             max_message_size: rng.below(400),
-            require_masking: rng.below(2) == 0,
+            strict_masking: rng.below(2) == 0,
             deflate: (rng.below(2) == 0).then_some(DeflateParams {
                 server_no_context_takeover: false,
                 client_no_context_takeover: rng.below(2) == 0,

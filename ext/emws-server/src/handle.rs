@@ -308,6 +308,14 @@ impl ConnectionHandle {
         addr.as_socket()
     }
 
+    pub fn outbound_limit(&self) -> usize {
+        self.outbound_limit
+    }
+
+    pub fn drain_threshold(&self) -> usize {
+        self.drain_threshold
+    }
+
     pub fn outbound_bytes(&self) -> usize {
         self.outbound.load(Ordering::Relaxed) & !DRAIN_ARMED
     }

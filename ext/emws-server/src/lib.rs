@@ -2,8 +2,9 @@
 //! the bridge that carries their events to the reactor (Ruby) thread.
 //! Nothing here knows Ruby; the binding crate is the only one that does.
 //!
-//! * [`server`]: listeners, the accept loop and `stop`; [`config`]: what a
-//!   server is started with; [`tls`]: `wss://` through rustls.
+//! * [`server`]: listeners, the accept loop and `stop`; [`options`]: what
+//!   a server is started with, each option declared once; [`tls`]: `wss://`
+//!   through rustls.
 //! * [`handle`]: a connection as the reactor thread sees it;
 //!   [`wake_policy`]: when a send wakes the connection's task.
 //! * `connection`: a connection's task (socket, protocol, timers).
@@ -14,12 +15,12 @@
 //!   connections, their sockets in an epoll set that thread watches).
 
 pub mod bridge;
-pub mod config;
 mod connection;
 pub mod event;
 pub mod executor;
 pub mod handle;
 mod message_bytes;
+pub mod options;
 pub mod server;
 mod server_state;
 mod sync;
@@ -27,9 +28,9 @@ pub mod tls;
 pub mod wake_policy;
 
 pub use bridge::Bridge;
-pub use config::ServerConfig;
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
 pub use handle::{ConnectionHandle, Input, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
 pub use message_bytes::MessageBytes;
+pub use options::{OptionError, OptionSpec, OptionValue, ServerConfig, OPTIONS};
 pub use server::Server;
 pub use tls::{Pem, TlsConfig, TlsError, TlsOptions};

@@ -9,13 +9,17 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::bridge::Bridge;
-use crate::config::ServerConfig;
+use emws_core::HandshakeConfig;
+
 use crate::handle::ConnectionHandle;
+use crate::options::ServerConfig;
 use crate::sync::lock;
 
 pub(crate) struct ServerState {
     pub(crate) id: u32,
     pub(crate) config: ServerConfig,
+    /// The handshake's settings, made from `config` once.
+    pub(crate) handshake: HandshakeConfig,
     pub(crate) bridge: Arc<Bridge>,
     /// Set once by `stop`: the accept loops and TLS handshakes end.
     pub(crate) shutdown: watch::Sender<bool>,
@@ -38,6 +42,7 @@ impl ServerState {
     pub(crate) fn new(id: u32, config: ServerConfig, bridge: Arc<Bridge>) -> ServerState {
         ServerState {
             id,
+            handshake: config.handshake(),
             config,
             bridge,
             shutdown: watch::channel(false).0,

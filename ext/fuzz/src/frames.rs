@@ -40,7 +40,7 @@ fn run(drafts: &[Draft], data: &[u8]) {
     let knobs = usize::from(input.knobs);
     let draft = drafts[knobs % 4 % drafts.len()];
     let config = Config {
-        require_masking: knobs & 0b100 != 0,
+        strict_masking: knobs & 0b100 != 0,
         max_frame_size: MAX_FRAME_SIZES[(knobs >> 3) & 3],
         max_message_size: MAX_MESSAGE_SIZES[(knobs >> 5) & 3],
         ..Config::default()

@@ -126,7 +126,7 @@ impl Protocol {
                 )));
             }
         }
-        if layout == Layout::Rfc6455 && header.mask.is_none() && self.config.require_masking {
+        if layout == Layout::Rfc6455 && header.mask.is_none() && self.config.strict_masking {
             return Err(ProtocolError::protocol("Received unmasked frame"));
         }
         let max_message_size = self.config.max_message_size;

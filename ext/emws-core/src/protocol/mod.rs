@@ -37,7 +37,7 @@ pub struct Config {
     /// Bound on a reassembled message; 0 means no bound.
     pub max_message_size: usize,
     /// Fail on unmasked client frames (RFC 6455 §5.1). em-websocket accepts them.
-    pub require_masking: bool,
+    pub strict_masking: bool,
     /// permessage-deflate as negotiated in the handshake (RFC 6455 drafts
     /// only: earlier drafts ignore it).
     pub deflate: Option<DeflateParams>,
@@ -48,7 +48,7 @@ impl Default for Config {
         Config {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_message_size: 0,
-            require_masking: false,
+            strict_masking: false,
             deflate: None,
         }
     }

@@ -79,7 +79,7 @@ where
                 Ok(Preface::Request(request)) => request,
                 Err(error) => return self.fail_handshake(error.message),
             };
-        let accepted = match handshake::accept(&request, &config.handshake) {
+        let accepted = match handshake::accept(&request, &server.handshake) {
             Ok(accepted) => accepted,
             Err(error) => return self.fail_handshake(error.message),
         };
@@ -93,7 +93,7 @@ where
             Config {
                 max_frame_size: self.report.handle.max_frame_size(),
                 max_message_size: config.max_message_size,
-                require_masking: config.require_masking,
+                strict_masking: config.strict_masking,
                 deflate: accepted.deflate,
             },
         ));
@@ -105,7 +105,7 @@ where
                 request: *request,
                 draft: accepted.draft,
                 protocol: accepted.protocol,
-                secure: config.handshake.secure,
+                secure: server.handshake.secure,
             }),
         });
     }

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::spawn::spawn_connection;
-use crate::config::ServerConfig;
+use crate::options::ServerConfig;
 use crate::server_state::{Live, ServerState};
 
 pub(super) fn bind_all(config: &ServerConfig) -> io::Result<Vec<StdTcpListener>> {
@@ -56,7 +56,7 @@ fn bind(addr: SocketAddr, config: &ServerConfig) -> io::Result<StdTcpListener> {
     socket.set_nonblocking(true)?;
     socket.set_cloexec(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(config.backlog)?;
+    socket.listen(i32::try_from(config.backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
 }
 

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use crate::bridge::Bridge;
-use crate::config::ServerConfig;
 use crate::executor::runtime;
+use crate::options::ServerConfig;
 use crate::server_state::{Live, ServerState};
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
@@ -97,11 +97,7 @@ mod tests {
     #[test]
     fn the_port_can_be_bound_again_as_soon_as_stop_returns() {
         let bridge = Arc::new(Bridge::new().unwrap());
-        let config = |port| ServerConfig {
-            host: "127.0.0.1".to_string(),
-            port,
-            ..ServerConfig::default()
-        };
+        let config = |port| ServerConfig::listening_on("127.0.0.1", port);
         let first = Server::start(config(0), bridge.clone()).unwrap();
         let port = first.local_addrs()[0].port();
         assert!(first.stop(Duration::from_secs(5)));

@@ -35,7 +35,7 @@ pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<
         return;
     };
     let fd = stream.as_raw_fd();
-    match state.config.tls.clone() {
+    match state.config.tls().cloned() {
         None => {
             let registered = stream
                 .into_std()

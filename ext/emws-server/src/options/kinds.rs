@@ -1,0 +1,261 @@
+//! What each kind of option accepts, and what it becomes.
+
+use std::time::Duration;
+
+use emws_core::DeflateConfig;
+
+use super::value::{OptionError, OptionValue};
+use crate::tls::{Pem, TlsConfig, TlsOptions};
+
+/// A kind of option: which values it takes, and what it makes of them.
+pub trait Kind {
+    type Value;
+    fn read(value: &OptionValue) -> Result<Self::Value, OptionError>;
+}
+
+/// A host name or address (a Symbol counts as its name).
+pub struct Host;
+
+impl Kind for Host {
+    type Value = String;
+    fn read(value: &OptionValue) -> Result<String, OptionError> {
+        match value {
+            OptionValue::Str(s) | OptionValue::Symbol(s) if !s.is_empty() => Ok(s.clone()),
+            _ => Err(OptionError::Expected("a String")),
+        }
+    }
+}
+
+/// A TCP port (an Integer or its digits); 0 picks a free one.
+pub struct Port;
+
+impl Kind for Port {
+    type Value = u16;
+    fn read(value: &OptionValue) -> Result<u16, OptionError> {
+        let port = match value {
+            OptionValue::Int(i) => u16::try_from(*i).ok(),
+            OptionValue::Str(s) => s.trim().parse::<u16>().ok(),
+            _ => None,
+        };
+        port.ok_or(OptionError::Expected("an Integer from 0 to 65535"))
+    }
+}
+
+/// On when truthy, as em-websocket reads its flags.
+pub struct Flag;
+
+impl Kind for Flag {
+    type Value = bool;
+    fn read(value: &OptionValue) -> Result<bool, OptionError> {
+        Ok(value.is_truthy())
+    }
+}
+
+/// A number of bytes (or connections): at least 1.
+pub struct Count;
+
+impl Kind for Count {
+    type Value = usize;
+    fn read(value: &OptionValue) -> Result<usize, OptionError> {
+        at_least(value, 1, "an Integer >= 1")
+    }
+}
+
+/// A number of bytes where 0 means none (no limit, never).
+pub struct CountOrZero;
+
+impl Kind for CountOrZero {
+    type Value = usize;
+    fn read(value: &OptionValue) -> Result<usize, OptionError> {
+        at_least(value, 0, "an Integer >= 0")
+    }
+}
+
+/// A count that has no default value: none unless given.
+pub struct OptionalCount;
+
+impl Kind for OptionalCount {
+    type Value = Option<usize>;
+    fn read(value: &OptionValue) -> Result<Option<usize>, OptionError> {
+        Count::read(value).map(Some)
+    }
+}
+
+fn at_least(value: &OptionValue, min: i128, expected: &'static str) -> Result<usize, OptionError> {
+    match value {
+        OptionValue::Int(i) if *i >= min => Ok(usize::try_from(*i).unwrap_or(usize::MAX)),
+        _ => Err(OptionError::Expected(expected)),
+    }
+}
+
+/// A positive number of seconds.
+pub struct Seconds;
+
+impl Kind for Seconds {
+    type Value = Option<Duration>;
+    fn read(value: &OptionValue) -> Result<Option<Duration>, OptionError> {
+        let seconds = match value {
+            OptionValue::Int(i) if *i > 0 => *i as f64,
+            OptionValue::Float(x) if *x > 0.0 && !x.is_nan() => *x,
+            _ => return Err(OptionError::Expected("a positive number of seconds")),
+        };
+        Ok(Some(
+            Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX),
+        ))
+    }
+}
+
+/// Subprotocol names (HTTP tokens), one or a list.
+pub struct Protocols;
+
+impl Kind for Protocols {
+    type Value = Vec<String>;
+    fn read(value: &OptionValue) -> Result<Vec<String>, OptionError> {
+        let items = match value {
+            OptionValue::List(items) => items.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        items
+            .iter()
+            .map(|item| match item {
+                OptionValue::Str(s) if is_token(s) => Ok(s.clone()),
+                _ => Err(OptionError::Expected("subprotocol tokens (Strings)")),
+            })
+            .collect()
+    }
+}
+
+/// An HTTP token (RFC 7230 §3.2.6).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// permessage-deflate: `true` (the defaults), or a Hash of its settings.
+pub struct Compression;
+
+/// The settings `:compression => { ... }` may name.
+const COMPRESSION_KEYS: [&str; 5] = [
+    "server_no_context_takeover",
+    "client_no_context_takeover",
+    "server_max_window_bits",
+    "client_max_window_bits",
+    "min_size",
+];
+
+impl Kind for Compression {
+    type Value = Option<DeflateConfig>;
+    fn read(value: &OptionValue) -> Result<Option<DeflateConfig>, OptionError> {
+        let entries = match value {
+            OptionValue::Bool(false) => return Ok(None),
+            OptionValue::Bool(true) => return Ok(Some(DeflateConfig::default())),
+            OptionValue::Map(entries) => entries,
+            _ => return Err(OptionError::Expected("true, false or a Hash")),
+        };
+        let unknown: Vec<String> = entries
+            .iter()
+            .filter(|(key, _)| !matches!(key, OptionValue::Symbol(k) if COMPRESSION_KEYS.contains(&k.as_str())))
+            .map(|(key, _)| key.to_string())
+            .collect();
+        if !unknown.is_empty() {
+            let known: Vec<String> = COMPRESSION_KEYS.iter().map(|k| format!(":{k}")).collect();
+            return Err(OptionError::Message(format!(
+                ":compression has unknown keys {} (known: {})",
+                unknown.join(", "),
+                known.join(", ")
+            )));
+        }
+        let defaults = DeflateConfig::default();
+        let setting = |key: &str, expected: &'static str, valid: fn(&OptionValue) -> bool| {
+            let value = value.get(key);
+            if matches!(value, OptionValue::Nil) || valid(value) {
+                Ok(value)
+            } else {
+                Err(OptionError::Message(format!(
+                    ":compression's :{key} must be {expected}, got {value}"
+                )))
+            }
+        };
+        let flag = |key: &str, default: bool| {
+            setting(key, "true or false", |v| matches!(v, OptionValue::Bool(_))).map(|v| match v {
+                OptionValue::Bool(b) => *b,
+                _ => default,
+            })
+        };
+        let bits = |key: &str, default: u8| {
+            setting(key, "an Integer from 8 to 15", |v| {
+                matches!(v, OptionValue::Int(8..=15))
+            })
+            .map(|v| match v {
+                OptionValue::Int(i) => *i as u8,
+                _ => default,
+            })
+        };
+        let min_size = setting(
+            "min_size",
+            "an Integer >= 0",
+            |v| matches!(v, OptionValue::Int(i) if *i >= 0),
+        )
+        .map(|v| match v {
+            OptionValue::Int(i) => usize::try_from(*i).unwrap_or(usize::MAX),
+            _ => defaults.min_size,
+        })?;
+        Ok(Some(DeflateConfig {
+            server_no_context_takeover: flag(
+                "server_no_context_takeover",
+                defaults.server_no_context_takeover,
+            )?,
+            client_no_context_takeover: flag(
+                "client_no_context_takeover",
+                defaults.client_no_context_takeover,
+            )?,
+            server_max_window_bits: bits(
+                "server_max_window_bits",
+                defaults.server_max_window_bits,
+            )?,
+            client_max_window_bits: bits(
+                "client_max_window_bits",
+                defaults.client_max_window_bits,
+            )?,
+            min_size,
+        }))
+    }
+}
+
+/// The certificate, key and client CA, as the Ruby side has mapped
+/// EventMachine's `:tls_options` (a PEM is a file, `<name>_file`, or its
+/// text). Loaded and checked now, so that a bad file is reported when the
+/// server starts.
+pub struct Tls;
+
+impl Kind for Tls {
+    type Value = Option<TlsConfig>;
+    fn read(value: &OptionValue) -> Result<Option<TlsConfig>, OptionError> {
+        if !matches!(value, OptionValue::Map(_)) {
+            return Err(OptionError::Expected("a Hash"));
+        }
+        let pem = |file: &str, inline: &str| match (value.get(file), value.get(inline)) {
+            (OptionValue::Str(path), _) => Some(Pem::File(path.into())),
+            (_, OptionValue::Str(text)) => Some(Pem::Inline(text.as_bytes().to_vec())),
+            _ => None,
+        };
+        let required = |pem: Option<Pem>, what: &str| {
+            pem.ok_or_else(|| OptionError::Message(format!(":tls_options needs {what}")))
+        };
+        let options = TlsOptions {
+            cert_chain: required(pem("cert_chain_file", "cert"), ":cert_chain_file or :cert")?,
+            private_key: required(
+                pem("private_key_file", "private_key"),
+                ":private_key_file or :private_key",
+            )?,
+            client_ca: pem("ca_file", "ca_cert"),
+            require_client_cert: value.get("fail_if_no_peer_cert").is_truthy(),
+            tls12: value.get("tls12").is_truthy(),
+            tls13: value.get("tls13").is_truthy(),
+        };
+        TlsConfig::load(&options)
+            .map(Some)
+            .map_err(|e| OptionError::Message(format!(":tls_options: {e}")))
+    }
+}
