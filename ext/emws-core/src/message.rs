@@ -6,13 +6,28 @@ use bytes::Bytes;
 
 use crate::deflate::Inflater;
 use crate::error::ProtocolError;
-use crate::protocol::Incoming;
 use crate::utf8::Utf8Validator;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
     Text,
     Binary,
+}
+
+/// What the peer sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A complete text message, validated as UTF-8.
+    Text(Bytes),
+    Binary(Bytes),
+    Ping(Bytes),
+    Pong(Bytes),
+    /// The peer's close frame. `code` is `None` when it had none (em-websocket
+    /// then reports 1005) and for drafts without close codes.
+    Close {
+        code: Option<u16>,
+        reason: Bytes,
+    },
 }
 
 /// A data message whose frames are still arriving.

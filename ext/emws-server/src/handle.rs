@@ -140,7 +140,7 @@ pub struct ConnectionHandle {
     drain_threshold: usize,
     /// What the task's panic said, for the Ruby side's `onerror`.
     panic: Mutex<Option<String>>,
-    /// The task is polled on the reactor thread (`reactor_tasks`).
+    /// The task is polled on the reactor thread (`executor::local`).
     on_reactor: bool,
 }
 
@@ -297,7 +297,7 @@ impl ConnectionHandle {
             return None;
         }
         // SAFETY: the task closes the socket only after `finished` is set
-        // (`Finish` drops before the stream); a close racing this call is
+        // (`ClosedReport` drops before the stream); a close racing this call is
         // caught by the second look below.
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
         let addr = socket2::SockRef::from(&socket).local_addr().ok()?;

@@ -12,7 +12,7 @@ mod hixie;
 mod hybi;
 mod send;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 pub use crate::frame::FrameHeader;
 pub use draft::Draft;
@@ -22,6 +22,7 @@ use crate::deflate::DeflateParams;
 use crate::error::ProtocolError;
 use crate::frame::hixie::HixieDecoder;
 use crate::frame::OpCode;
+pub use crate::message::Incoming;
 use crate::message::IncomingMessage;
 
 /// em-websocket's default `max_frame_size`: 10 MiB.
@@ -52,22 +53,6 @@ impl Default for Config {
             deflate: None,
         }
     }
-}
-
-/// What the peer sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Incoming {
-    /// A complete text message, validated as UTF-8.
-    Text(Bytes),
-    Binary(Bytes),
-    Ping(Bytes),
-    Pong(Bytes),
-    /// The peer's close frame. `code` is `None` when it had none (em-websocket
-    /// then reports 1005) and for drafts without close codes.
-    Close {
-        code: Option<u16>,
-        reason: Bytes,
-    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
