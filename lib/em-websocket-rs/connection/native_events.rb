@@ -1,0 +1,74 @@
+# frozen_string_literal: true
+
+module EmWebSocketRs
+  # What the native side reports of a connection, called by the dispatch on
+  # the reactor thread, one method per event. Included in
+  # `EM::WebSocket::Connection`.
+  module NativeEvents
+    ERROR_CLASSES = {
+      handshake: EventMachine::WebSocket::HandshakeError,
+      protocol: EventMachine::WebSocket::WSProtocolError,
+      invalid_data: EventMachine::WebSocket::InvalidDataError,
+      message_too_big: EventMachine::WebSocket::WSMessageTooBigError
+    }.freeze
+
+    def _rs_open(path, query_string, header_pairs, version, secure, protocol)
+      # Not kept: em-websocket lets the handshake go after onopen too, and an
+      # idle connection should not hold its request headers.
+      handshake = EventMachine::WebSocket::Handshake.completed(path, query_string, header_pairs, version, secure, protocol)
+      @handler = EventMachine::WebSocket::Handler.klass_factory(version).new(self, @debug)
+      @pingable = @handler.pingable?
+      @state = :connected
+      debug [:accepting_ws_version, version]
+      application { trigger_on_open(handshake) }
+    end
+
+    def _rs_message(message)
+      debug [:message_received, :text, message] if @debug
+      application { trigger_on_message(message) }
+    end
+
+    def _rs_binary(message)
+      debug [:message_received, :binary, message] if @debug
+      application { trigger_on_binary(message) }
+    end
+
+    def _rs_ping(data)
+      application { trigger_on_ping(data) }
+    end
+
+    def _rs_pong(data)
+      application { trigger_on_pong(data) }
+    end
+
+    def _rs_drain
+      @_rs_streams&.dup&.each(&:stream)
+      application { trigger_on_drain }
+    end
+
+    def _rs_error(kind, message)
+      error = ERROR_CLASSES.fetch(kind).new(message)
+      debug [:error, error]
+      # Failing the connection sends a close frame: em-websocket is closing then.
+      @state = :closing if @state == :connected && kind != :handshake && @pingable
+      application { trigger_on_error(error) }
+    end
+
+    # An application block raised `error`: closed with 3000, then onerror
+    # (or up into the reactor without one). Also called by the native
+    # dispatch, which runs message callbacks without `application`.
+    def _rs_application_error(error)
+      debug [:error, error]
+      close_websocket_private(3000, "Application error")
+      trigger_on_error(error) || raise(error)
+    end
+
+    # The connection has ended: `unbind`, as EventMachine calls it, whose
+    # handler delivers `onclose` when the handshake had completed.
+    def _rs_close(code, reason, was_clean)
+      @handler&.close_info = was_clean ? { code: code, reason: reason, was_clean: true } : { code: code, was_clean: false }
+      @_rs_streams&.dup&.each(&:stream)
+      unbind
+    end
+  end
+end
