@@ -1,6 +1,7 @@
 require 'spec_helper'
 require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
+require_relative '../../support/legacy_hybi_examples'
 
 module EMWSSpec
   # Drafts 01, 02 and 03 (Sec-WebSocket-Draft): draft 76's handshake, then
@@ -228,15 +229,6 @@ module EMWSSpec
         expect(log.first).to eq([:pong, 'p']) # the client's answer to the ping
       end
 
-      it 'answers a ping of 200 bytes (no control frame limit before RFC 6455)' do
-        log = []
-        client = legacy_session(3, log, on_open: lambda { |c|
-          c.send_ping('p' * 200)
-          c.send_frame(:close)
-        })
-        expect(log).to eq([[:open, 3], [:ping, 'p' * 200], [:close, { code: 1005, reason: '', was_clean: true }, :closed]])
-        expect(client.frames.first.payload).to eq('p'.b * 200)
-      end
     end
 
     describe 'closing' do
@@ -292,35 +284,6 @@ module EMWSSpec
         expect(client.types).to eq([:close])
       end
 
-      it 'drops TCP after close_timeout when the close is not acknowledged' do
-        log = []
-        started = nil
-        elapsed = nil
-        client = nil
-        em_run do
-          start_server(close_timeout: 0.3) do |ws|
-            record_all(ws, log)
-            ws.onopen do
-              started = monotonic
-              ws.close
-            end
-          end
-          client = connect_legacy(3, echo_close: false)
-          client.on_close { elapsed = monotonic - started }
-        end
-        expect(log).to eq([
-          [:error, WS::WSProtocolError, 'Close handshake un-acked after 0.3s, closing tcp connection'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(elapsed).to be_between(0.25, 2)
-        expect(client.body).to eq("\x01\x00".b)
-      end
-
-      it 'an abrupt TCP close gives onclose 1006, not clean' do
-        log = []
-        legacy_session(3, log, on_open: ->(c) { c.close_connection })
-        expect(log).to eq([[:open, 3], [:close, { code: 1006, was_clean: false }, :closed]])
-      end
     end
 
     describe 'failing the connection' do
@@ -342,43 +305,6 @@ module EMWSSpec
         expect(client).to be_closed
       end
 
-      it 'over max_frame_size set on the connection, as soon as the header is in' do
-        log, client = provoke("\x04\x7E\x01\x00abc".b) { |ws| ws.max_frame_size = 255 }
-        expect(log).to eq([
-          [:open, 3],
-          [:error, WS::WSMessageTooBigError, 'Frame length too long (256 bytes)'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq("\x01\x00".b)
-      end
-
-      it 'a continuation frame without a message: WSProtocolError' do
-        log, client = provoke(L.encode03(:continuation, 'x'))
-        expect(log).to eq([
-          [:open, 3], [:error, WS::WSProtocolError, 'Continuation frame not expected'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq("\x01\x00".b)
-      end
-
-      it 'an unknown opcode: WSProtocolError' do
-        log, client = provoke(L.encode03(6, 'x'))
-        expect(log).to eq([
-          [:open, 3], [:error, WS::WSProtocolError, 'Unknown opcode 6'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq("\x01\x00".b)
-      end
-
-      it 'invalid UTF-8 text: InvalidDataError and an empty close frame',
-         rs_only: 'em-websocket 0.5.1 does not check UTF-8 before draft 06' do
-        log, client = provoke(L.encode03(:text, "\xC3\x28 bad".b))
-        expect(log).to eq([
-          [:open, 3], [:error, WS::InvalidDataError, 'Invalid UTF8 data'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq("\x01\x00".b)
-      end
     end
 
     describe 'exceptions in callbacks' do
@@ -387,5 +313,11 @@ module EMWSSpec
                        closed: { code: 1005, reason: '', was_clean: true },
                        triggers: %i[onopen onmessage onbinary]
     end
+
+    include_examples 'a hybi draft before RFC 6455', 3,
+                     encode: ->(type, payload) { L.encode03(type, payload) },
+                     unknown_opcode: 6,
+                     close_frame: ->(_code, _reason) { "\x01\x00".b }, # always empty
+                     original_checks_utf8: false
   end
 end

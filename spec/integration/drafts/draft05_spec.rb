@@ -1,6 +1,7 @@
 require 'spec_helper'
 require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
+require_relative '../../support/legacy_hybi_examples'
 
 module EMWSSpec
   # Draft 05 (Sec-WebSocket-Version: 5): the RFC 6455-style handshake
@@ -206,28 +207,6 @@ module EMWSSpec
         expect(client).to be_closed
       end
 
-      it 'drops TCP after close_timeout when the close is not acknowledged' do
-        log = []
-        client = nil
-        em_run do
-          start_server(close_timeout: 0.3) do |ws|
-            record_all(ws, log)
-            ws.onopen { ws.close(1000) }
-          end
-          client = connect_legacy(5, echo_close: false)
-        end
-        expect(log).to eq([
-          [:error, WS::WSProtocolError, 'Close handshake un-acked after 0.3s, closing tcp connection'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(CLOSE05)
-      end
-
-      it 'an abrupt TCP close gives onclose 1006, not clean' do
-        log = []
-        legacy_session(5, log, on_open: ->(c) { c.close_connection })
-        expect(log).to eq([[:open, 5], [:close, { code: 1006, was_clean: false }, :closed]])
-      end
     end
 
     describe 'failing the connection' do
@@ -248,45 +227,6 @@ module EMWSSpec
         expect(client).to be_closed
       end
 
-      it 'over max_frame_size set on the connection, as soon as the header is in' do
-        # only the (masked) header of a 256 byte frame
-        log, client = provoke(L.encode05(:text, '', length: 256)) do |ws|
-          ws.max_frame_size = 255
-        end
-        expect(log).to eq([
-          [:open, 5], [:error, WS::WSMessageTooBigError, 'Frame length too long (256 bytes)'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(CLOSE05)
-      end
-
-      it 'a continuation frame without a message: WSProtocolError' do
-        log, client = provoke(L.encode05(:continuation, 'x'))
-        expect(log).to eq([
-          [:open, 5], [:error, WS::WSProtocolError, 'Continuation frame not expected'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(CLOSE05)
-      end
-
-      it 'an unknown opcode: WSProtocolError' do
-        log, client = provoke(L.encode05(9, 'x'))
-        expect(log).to eq([
-          [:open, 5], [:error, WS::WSProtocolError, 'Unknown opcode 9'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(CLOSE05)
-      end
-
-      it 'invalid UTF-8 text: InvalidDataError and the "\x53" close frame',
-         rs_only: 'em-websocket 0.5.1 does not check UTF-8 in draft 05' do
-        log, client = provoke(L.encode05(:text, "\xC3\x28 bad".b))
-        expect(log).to eq([
-          [:open, 5], [:error, WS::InvalidDataError, 'Invalid UTF8 data'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(CLOSE05)
-      end
     end
 
     describe 'exceptions in callbacks' do
@@ -295,5 +235,11 @@ module EMWSSpec
                        closed: { code: 1005, reason: '', was_clean: true },
                        triggers: %i[onopen onmessage onbinary]
     end
+
+    include_examples 'a hybi draft before RFC 6455', 5,
+                     encode: ->(type, payload) { L.encode05(type, payload) },
+                     unknown_opcode: 9,
+                     close_frame: ->(_code, _reason) { CLOSE05 },
+                     original_checks_utf8: false
   end
 end

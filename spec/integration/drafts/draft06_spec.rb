@@ -1,6 +1,7 @@
 require 'spec_helper'
 require_relative '../../support/legacy_helpers'
 require_relative '../../support/legacy_app_errors'
+require_relative '../../support/legacy_hybi_examples'
 
 module EMWSSpec
   # Draft 06 (Sec-WebSocket-Version: 6): draft 05's framing (whole-frame
@@ -136,15 +137,6 @@ module EMWSSpec
         expect(client.frames.drop(3).map { |f| [f.first_byte, f.payload] }).to eq([[0x81, [1000].pack('n')]])
       end
 
-      it 'answers a ping of 200 bytes (no control frame limit before RFC 6455)' do
-        log = []
-        client = legacy_session(6, log, on_open: lambda { |c|
-          c.send_ping('p' * 200)
-          c.send_close(1000)
-        })
-        expect(log).to eq([[:open, 6], [:ping, 'p' * 200], [:close, { code: 1000, reason: '', was_clean: true }, :closed]])
-        expect(client.frames.first.payload).to eq('p'.b * 200)
-      end
     end
 
     describe 'closing' do
@@ -226,28 +218,6 @@ module EMWSSpec
         expect(log).to eq([[:close, { code: 1005, reason: '', was_clean: true }, :closed]])
       end
 
-      it 'drops TCP after close_timeout when the close is not acknowledged' do
-        log = []
-        client = nil
-        em_run do
-          start_server(close_timeout: 0.3) do |ws|
-            record_all(ws, log)
-            ws.onopen { ws.close(4002, 'answer me') }
-          end
-          client = connect_legacy(6, echo_close: false)
-        end
-        expect(log).to eq([
-          [:error, WS::WSProtocolError, 'Close handshake un-acked after 0.3s, closing tcp connection'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(close06(4002, 'answer me'))
-      end
-
-      it 'an abrupt TCP close gives onclose 1006, not clean' do
-        log = []
-        legacy_session(6, log, on_open: ->(c) { c.close_connection })
-        expect(log).to eq([[:open, 6], [:close, { code: 1006, was_clean: false }, :closed]])
-      end
     end
 
     # em-websocket handles the frames of a packet one after the other, running
@@ -295,15 +265,6 @@ module EMWSSpec
         expect(client).to be_closed
       end
 
-      it 'invalid UTF-8 text: InvalidDataError, 1007 "Invalid UTF8 data"' do
-        log, client = provoke(L.encode05(:text, "\xC3\x28 bad".b))
-        expect(log).to eq([
-          [:open, 6], [:error, WS::InvalidDataError, 'Invalid UTF8 data'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(close06(1007, 'Invalid UTF8 data'))
-      end
-
       it 'invalid UTF-8 split over fragments is checked on the whole message' do
         log, client = provoke(L.encode05(:text, "ok \xC3".b, fin: false) + L.encode05(:continuation, "\x28".b))
         expect(log).to eq([
@@ -313,23 +274,6 @@ module EMWSSpec
         expect(client.body).to eq(close06(1007, 'Invalid UTF8 data'))
       end
 
-      it 'a continuation frame without a message: 1002' do
-        log, client = provoke(L.encode05(:continuation, 'x'))
-        expect(log).to eq([
-          [:open, 6], [:error, WS::WSProtocolError, 'Continuation frame not expected'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(close06(1002, 'Continuation frame not expected'))
-      end
-
-      it 'an unknown opcode: 1002' do
-        log, client = provoke(L.encode05(0xB, 'x'))
-        expect(log).to eq([
-          [:open, 6], [:error, WS::WSProtocolError, 'Unknown opcode 11'],
-          [:close, { code: 1006, was_clean: false }, :closed]
-        ])
-        expect(client.body).to eq(close06(1002, 'Unknown opcode 11'))
-      end
     end
 
     describe 'exceptions in callbacks' do
@@ -338,5 +282,14 @@ module EMWSSpec
                        closed: { code: 3000, reason: '', was_clean: true },
                        triggers: %i[onopen onmessage onbinary]
     end
+
+    include_examples 'a hybi draft before RFC 6455', 6,
+                     encode: ->(type, payload) { L.encode05(type, payload) },
+                     unknown_opcode: 11,
+                     close_frame: lambda { |code, reason|
+                       body = [code].pack('n') + reason.b
+                       "\x81".b + body.bytesize.chr.b + body
+                     },
+                     original_checks_utf8: true
   end
 end
