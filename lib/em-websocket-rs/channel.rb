@@ -13,8 +13,19 @@ module EmWebSocketRs
   # fast path for what applications do with `EM::Channel` and `ws.send`, which
   # keeps working too. Connections leave the channel when they close.
   class Channel
-    def initialize
+    # Where pushes go before they reach subscribers: this process only. A
+    # backend that carries them between processes implements the same
+    # `publish(channel, kind, message)`, and calls `channel.deliver` on every
+    # process the message reaches.
+    class LocalBackend
+      def publish(channel, kind, message)
+        channel.deliver(kind, message)
+      end
+    end
+
+    def initialize(backend: LocalBackend.new)
       @native = Native::Fanout.new
+      @backend = backend
     end
 
     # Adds an open connection; false if it was already subscribed.
@@ -37,12 +48,18 @@ module EmWebSocketRs
               "Data sent to WebSocket must be valid UTF-8 but was #{message.encoding} (valid: #{message.valid_encoding?})"
       end
 
-      @native.push(:text, message)
+      @backend.publish(self, :text, message)
     end
 
     # Sends a binary message to every subscriber; returns how many took it.
     def push_binary(message)
-      @native.push(:binary, message)
+      @backend.publish(self, :binary, message)
+    end
+
+    # Sends a message (`kind` :text or :binary) to this process's
+    # subscribers; returns how many took it. Called by the backend.
+    def deliver(kind, message)
+      @native.push(kind, message)
     end
 
     # The number of subscribers (those that closed since the last push included).
