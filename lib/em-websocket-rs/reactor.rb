@@ -43,7 +43,39 @@ module EmWebSocketRs
       @native = Native::Dispatcher.new
       @connections = {}
       @listeners = {}
+      @channel_listeners = {}
       @watch = nil
+    end
+
+    # The native dispatcher (for the channels' backends, which report to it).
+    attr_reader :native
+
+    # Has EventMachine watch the dispatcher, if it runs (servers do so when
+    # they start; a channel's backend reports through it too).
+    def attach
+      watch if EM.reactor_running?
+    end
+
+    # Lets the dispatcher deliver to `channel`'s block listeners what its
+    # Redis backend receives; returns the id the backend reports with.
+    def add_channel_listener(channel)
+      attach
+      @channel_listeners[channel.object_id] = channel
+      channel.object_id
+    end
+
+    def remove_channel_listener(channel)
+      @channel_listeners.delete(channel.object_id)
+    end
+
+    # Called by the native dispatch: a message from Redis for a channel's listeners.
+    def _rs_channel_message(id, message)
+      @channel_listeners[id]&._rs_listeners_call(message)
+    end
+
+    # Called by the native dispatch: a fault of a channel's Redis.
+    def _rs_channel_error(message)
+      Channel._rs_report(message)
     end
 
     # Binds and starts a server; the block runs for each accepted connection.

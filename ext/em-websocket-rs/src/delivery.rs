@@ -2,6 +2,7 @@
 //! per event, or, for a message whose connection keeps the library's
 //! triggers, a call of the application's block itself.
 
+use emws_core::OutKind;
 use emws_server::{ErrorKind, Event, Input, Opened};
 use magnus::value::{LazyId, ReprValue};
 use magnus::{Error, RArray, RHash, RString, Ruby, Symbol, Value};
@@ -14,6 +15,8 @@ use crate::fast_path::{
 };
 
 static ACCEPT: LazyId = LazyId::new("_rs_accept");
+static CHANNEL_MESSAGE: LazyId = LazyId::new("_rs_channel_message");
+static CHANNEL_ERROR: LazyId = LazyId::new("_rs_channel_error");
 static OPEN: LazyId = LazyId::new("_rs_open");
 static MESSAGE: LazyId = LazyId::new("_rs_message");
 static BINARY: LazyId = LazyId::new("_rs_binary");
@@ -152,6 +155,25 @@ pub fn deliver(
         handle.release(barrier);
         return Ok(());
     }
+    if let Event::ChannelMessage {
+        listener,
+        kind,
+        data,
+    } = event
+    {
+        let message = match kind {
+            OutKind::Text => validated_text(ruby, &data),
+            _ => ruby.str_from_slice(&data),
+        };
+        return router
+            .funcall::<_, _, Value>(*CHANNEL_MESSAGE, (listener, message))
+            .map(drop);
+    }
+    if let Event::ChannelError { message } = event {
+        return router
+            .funcall::<_, _, Value>(*CHANNEL_ERROR, (message,))
+            .map(drop);
+    }
     let Some((conn, route)) = recipients.get(ruby, id) else {
         if let Event::Opened { handle, .. } | Event::Received { handle, .. } = event {
             handle.consumed();
@@ -159,7 +181,10 @@ pub fn deliver(
         return Ok(());
     };
     let _: Value = match event {
-        Event::Accepted { .. } | Event::Barrier { .. } => unreachable!("handled above"),
+        Event::Accepted { .. }
+        | Event::Barrier { .. }
+        | Event::ChannelMessage { .. }
+        | Event::ChannelError { .. } => unreachable!("handled above"),
         // The task reads on once these are delivered, even when the
         // application raised: the error goes up into the reactor, as
         // EventMachine lets it, and the connection lives on.

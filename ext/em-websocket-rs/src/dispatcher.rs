@@ -57,6 +57,10 @@ impl Dispatcher {
         })
     }
 
+    pub fn bridge(&self) -> &Arc<Bridge> {
+        &self.bridge
+    }
+
     pub fn fd(&self) -> i32 {
         self.bridge.watch_fd()
     }

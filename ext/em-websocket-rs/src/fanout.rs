@@ -1,105 +1,53 @@
-//! `EmWebSocketRs::Native::Fanout`: one message to many connections.
-//!
-//! The message is copied out of Ruby once and its bytes are shared by every
-//! connection's queue; the wakes are deferred so that each connection's task
-//! is woken once per push (or once per delivered batch, inside a dispatch).
+//! `EmWebSocketRs::Native::Fanout`: one message to many connections, for a
+//! channel that stays in this process.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use emws_server::wake_policy::{self, Deferral};
-use emws_server::{ConnectionHandle, Payload, Sent};
+use bytes::Bytes;
+use emws_server::Fanout;
 use magnus::{function, method, prelude::*, Error, RModule, RString, Ruby, Value};
 
 use crate::connection::{copy_bytes, out_kind, NativeConnection};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Fanout", free_immediately, size)]
 #[derive(Default)]
-pub struct Fanout(RefCell<Members>);
+pub struct NativeFanout(pub Arc<Fanout>);
 
-#[derive(Default)]
-struct Members {
-    handles: Vec<Arc<ConnectionHandle>>,
-    /// Position of each connection in `handles`, by id, for O(1) removal.
-    index: HashMap<u64, usize>,
-}
-
-impl Members {
-    fn remove_at(&mut self, position: usize) {
-        let removed = self.handles.swap_remove(position);
-        self.index.remove(&removed.id);
-        if let Some(moved) = self.handles.get(position) {
-            self.index.insert(moved.id, position);
-        }
-    }
-}
-
-impl Fanout {
-    pub fn new() -> Fanout {
-        Fanout::default()
+impl NativeFanout {
+    fn new() -> NativeFanout {
+        NativeFanout::default()
     }
 
     /// Adds a connection; false if it was there already.
-    pub fn add(&self, connection: &NativeConnection) -> bool {
-        let mut members = self.0.borrow_mut();
-        let id = connection.0.id;
-        if members.index.contains_key(&id) {
-            return false;
-        }
-        let position = members.handles.len();
-        members.handles.push(connection.0.clone());
-        members.index.insert(id, position);
-        true
+    fn add(&self, connection: &NativeConnection) -> bool {
+        self.0.add(&connection.0)
     }
 
     /// Removes a connection; false if it was not there.
-    pub fn remove(&self, connection: &NativeConnection) -> bool {
-        let mut members = self.0.borrow_mut();
-        match members.index.get(&connection.0.id).copied() {
-            Some(position) => {
-                members.remove_at(position);
-                true
-            }
-            None => false,
-        }
+    fn remove(&self, connection: &NativeConnection) -> bool {
+        self.0.remove(connection.0.id)
     }
 
-    pub fn len(&self) -> usize {
-        self.0.borrow().handles.len()
+    fn size(&self) -> usize {
+        self.0.len()
     }
 
-    /// Queues the message on every member; returns how many took it.
-    /// Connections that have ended leave the set.
-    /// `kind` is `:text` or `:binary`.
-    pub fn push(ruby: &Ruby, rb_self: &Self, kind: Value, data: RString) -> Result<usize, Error> {
+    /// Queues the message (`kind` `:text` or `:binary`) on every member,
+    /// copied out of Ruby once; returns how many took it.
+    fn push(ruby: &Ruby, rb_self: &Self, kind: Value, data: RString) -> Result<usize, Error> {
         let kind = out_kind(ruby, kind)?;
-        let payload = copy_bytes(data);
-        let _deferral = Deferral::begin();
-        let mut members = rb_self.0.borrow_mut();
-        let mut delivered = 0;
-        let mut position = 0;
-        while position < members.handles.len() {
-            let shared = Payload::Shared(payload.clone());
-            match wake_policy::send(&members.handles[position], kind, shared) {
-                Sent::Queued => {
-                    delivered += 1;
-                    position += 1;
-                }
-                Sent::LimitReached => position += 1,
-                Sent::Gone => members.remove_at(position),
-            }
-        }
-        Ok(delivered)
+        let payload: Bytes = copy_bytes(data);
+        let _deferral = emws_server::wake_policy::Deferral::begin();
+        Ok(rb_self.0.push(kind, &payload))
     }
 }
 
 pub fn register(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     let class = native.define_class("Fanout", ruby.class_object())?;
-    class.define_singleton_method("new", function!(Fanout::new, 0))?;
-    class.define_method("add", method!(Fanout::add, 1))?;
-    class.define_method("remove", method!(Fanout::remove, 1))?;
-    class.define_method("size", method!(Fanout::len, 0))?;
-    class.define_method("push", method!(Fanout::push, 2))?;
+    class.define_singleton_method("new", function!(NativeFanout::new, 0))?;
+    class.define_method("add", method!(NativeFanout::add, 1))?;
+    class.define_method("remove", method!(NativeFanout::remove, 1))?;
+    class.define_method("size", method!(NativeFanout::size, 0))?;
+    class.define_method("push", method!(NativeFanout::push, 2))?;
     Ok(())
 }

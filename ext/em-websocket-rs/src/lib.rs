@@ -8,7 +8,8 @@
 //!   `EM::WebSocket.run` (`options`).
 //! * `Connection` (`connection`): the handle a Ruby
 //!   `EM::WebSocket::Connection` sends through.
-//! * `Fanout` (`fanout`): one message to many connections.
+//! * `Fanout` (`fanout`) and `RedisChannel` (`redis_channel`): one message
+//!   to many connections, in this process or across processes through Redis.
 //! * `Native.handshake` (`handshake`): the core's handshake for Ruby code
 //!   that drives `EM::WebSocket::Handshake` by hand.
 //!
@@ -22,6 +23,7 @@ mod fanout;
 mod fast_path;
 mod handshake;
 mod options;
+mod redis_channel;
 mod server;
 
 use magnus::{prelude::*, Error, Ruby};
@@ -38,6 +40,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     server::register(ruby, native)?;
     connection::register(ruby, native)?;
     fanout::register(ruby, native)?;
+    redis_channel::register(ruby, native)?;
     handshake::register(native)?;
     options::register(native)?;
     Ok(())

@@ -113,6 +113,15 @@ pub enum Event {
         handle: Arc<ConnectionHandle>,
         data: Bytes,
     },
+    /// A message from a channel backend for a channel's Ruby listeners
+    /// (blocks subscribed to it).
+    ChannelMessage {
+        listener: u64,
+        kind: emws_core::OutKind,
+        data: MessageBytes,
+    },
+    /// A channel backend's fault (Redis unreachable, a lost connection).
+    ChannelError { message: String },
     /// Always the last event of a connection, exactly once.
     Closed {
         id: u64,
@@ -136,6 +145,8 @@ impl Event {
             | Event::Pong { id, .. }
             | Event::Error { id, .. }
             | Event::Closed { id, .. } => *id,
+            // Not a connection's.
+            Event::ChannelMessage { .. } | Event::ChannelError { .. } => 0,
         }
     }
 }

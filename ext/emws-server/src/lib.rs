@@ -6,7 +6,8 @@
 //!   a server is started with, each option declared once; [`tls`]: `wss://`
 //!   through rustls.
 //! * [`handle`]: a connection as the reactor thread sees it;
-//!   [`wake_policy`]: when a send wakes the connection's task.
+//!   [`wake_policy`]: when a send wakes the connection's task; [`fanout`]:
+//!   one message to many connections.
 //! * `connection`: a connection's task (socket, protocol, timers).
 //! * [`event`]: what the tasks report; [`bridge`]: their queue to the
 //!   reactor thread, and what else that thread runs for the servers.
@@ -18,17 +19,19 @@ pub mod bridge;
 mod connection;
 pub mod event;
 pub mod executor;
+pub mod fanout;
 pub mod handle;
 mod message_bytes;
 pub mod options;
 pub mod server;
 mod server_state;
-mod sync;
+pub mod sync;
 pub mod tls;
 pub mod wake_policy;
 
 pub use bridge::Bridge;
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
+pub use fanout::Fanout;
 pub use handle::{ConnectionHandle, Input, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
 pub use message_bytes::MessageBytes;
 pub use options::{OptionError, OptionSpec, OptionValue, ServerConfig, OPTIONS};

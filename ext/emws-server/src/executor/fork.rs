@@ -20,7 +20,7 @@ extern "C" fn count_fork() {
 }
 
 /// This process's place in the line of forks.
-pub(crate) fn generation() -> u64 {
+pub fn generation() -> u64 {
     FORKS.load(Ordering::Relaxed)
 }
 

@@ -9,7 +9,7 @@
 //! * [`signal`]: the descriptor that tells the reactor thread something waits.
 //! * [`fork`]: whether this process is still the one that made a thing.
 
-pub(crate) mod fork;
+pub mod fork;
 pub(crate) mod io;
 pub(crate) mod local;
 mod relay;

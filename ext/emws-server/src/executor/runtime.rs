@@ -41,7 +41,8 @@ pub fn worker_threads() -> usize {
     }
 }
 
-pub(crate) fn get() -> io::Result<Arc<Runtime>> {
+/// The runtime of this process, made on first use.
+pub fn get() -> io::Result<Arc<Runtime>> {
     shared().map(|shared| shared.0)
 }
 
