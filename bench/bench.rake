@@ -3,7 +3,9 @@
 # rake bench: the same example applications (examples/echo.rb,
 # examples/multicast.rb) served by em-websocket-rs and by the original
 # em-websocket gem, loaded by target/release/emws-bench; examples/fanout.rb
-# and examples/echo_forked.rb (APIs the original lacks) on em-websocket-rs only.
+# and examples/echo_forked.rb (APIs the original lacks) on em-websocket-rs only;
+# a broadcast across two processes through a redis-server of its own
+# (examples/redis_chat.rb against bench/apps/redis_chat_original.rb).
 #
 #   rake bench                  3 alternating rounds, medians (~5 minutes)
 #   BENCH_ROUNDS=5 rake bench   more rounds
@@ -21,6 +23,7 @@ require 'time'
 require 'etc'
 require 'fileutils'
 require_relative '../tasks/support/server_process'
+require_relative '../tasks/support/redis_server'
 
 module EmwsBench
   ROOT = File.expand_path('..', __dir__)
@@ -46,8 +49,15 @@ module EmwsBench
   # `only` names the one implementation a scenario runs on (an API the other lacks).
   # `workers`: the app forks that many processes (WORKERS); the server CPU is
   # theirs and the parent's. `baseline`: for `only` scenarios, the scenario
-  # whose figures fill the other implementation's column, for the ratio.
-  Scenario = Struct.new(:key, :title, :app, :args, :metrics, :only, :workers, :baseline, keyword_init: true)
+  # whose figures fill the other implementation's column, for the ratio, with
+  # `baseline_note` saying what they are.
+  # `original_app`: the original's own app, where it needs another (a path).
+  # `servers`: that many separate server processes (the load gets --url2 and
+  # every pid), all given REDIS_URL for the bench's redis-server when `redis`.
+  # `pace_of`: run after the rounds, at the original's median messages/s in
+  # that scenario (--rate), to measure latency at the original's best rate.
+  Scenario = Struct.new(:key, :title, :app, :original_app, :args, :metrics, :only, :workers, :servers, :redis,
+                        :baseline, :baseline_note, :pace_of, keyword_init: true)
   CHART = File.join(__dir__, 'chart.py')
   RESULTS_PNG = File.join(__dir__, 'results.png')
   PYTHON = '/usr/bin/python3'
@@ -88,7 +98,8 @@ module EmwsBench
                    metrics: echo_rate),
       Scenario.new(key: 'echo_32_reuse_port',
                    title: 'echo 100 conns x 10 in flight x 32 B text, 2 processes on one port (:reuse_port)',
-                   app: 'echo_forked', only: 'rs', workers: 2, baseline: 'echo_32', args: echo32, metrics: echo_rate),
+                   app: 'echo_forked', only: 'rs', workers: 2, baseline: 'echo_32', baseline_note: '1 process',
+                   args: echo32, metrics: echo_rate),
       Scenario.new(key: 'broadcast', title: 'broadcast to 1,000 receivers, 32 B text', app: 'multicast',
                    args: ['broadcast', '--connections', '1000', '--size', '32', *timing(4)],
                    metrics: [['deliveries/s', 'deliveries_per_s', :higher, 1, ''],
@@ -98,10 +109,39 @@ module EmwsBench
                    args: ['broadcast', '--connections', '1000', '--size', '32', *timing(4)],
                    metrics: [['deliveries/s', 'deliveries_per_s', :higher, 1, ''],
                              ['server CPU per delivery', 'server_cpu_us_per_delivery', :lower, 1, 'us']]),
+      *redis_scenarios,
       Scenario.new(key: 'idle', title: 'idle: 10,000 open connections', app: 'echo',
                    args: ['idle', '--connections', '10000', '--hold', quick? ? '1' : '2'],
                    metrics: [['server memory per connection', 'rss_kb_per_connection', :lower, 1, 'KB'],
                              ['handshakes/s while opening them', 'handshakes_per_s', :higher, 1, '']])
+    ]
+  end
+
+  # 1,000 receivers, half on each of two processes, and a sender on the
+  # first: every message crosses Redis to reach the second process's half.
+  # The original app is what its users write: redis-rb subscribed in a thread,
+  # EM.schedule into an EM::Channel, ws.send per receiver.
+  def redis_scenarios
+    receivers = ['broadcast', '--connections', '1000']
+    saturated = [['deliveries/s', 'deliveries_per_s', :higher, 1, ''],
+                 ['server CPU per delivery (both processes)', 'server_cpu_us_per_delivery', :lower, 1, 'us'],
+                 ['p99 latency, saturated', 'p99_us', :lower, 0.001, 'ms']]
+    redis = { app: 'redis_chat', original_app: 'bench/apps/redis_chat_original.rb', servers: 2, redis: true }
+    [
+      Scenario.new(key: 'redis_64', title: 'broadcast through Redis to 1,000 receivers on 2 processes, 64 B text',
+                   args: [*receivers, '--size', '64', *timing(4)], metrics: saturated, **redis),
+      Scenario.new(key: 'redis_4k', title: 'broadcast through Redis to 1,000 receivers on 2 processes, 4 KiB text',
+                   args: [*receivers, '--size', '4096', *timing(4)], metrics: saturated, **redis),
+      Scenario.new(key: 'redis_64_paced',
+                   title: "broadcast through Redis, 64 B text, at the original's best rate (its median messages/s)",
+                   args: [*receivers, '--size', '64', *timing(4)], only: 'rs', pace_of: 'redis_64',
+                   baseline: 'redis_64', baseline_note: 'saturated',
+                   metrics: [['messages/s', 'messages_per_s', :higher, 1, 'msg/s'],
+                             ['server CPU per delivery (both processes)', 'server_cpu_us_per_delivery', :lower, 1,
+                              'us'],
+                             ['p50 latency', 'p50_us', :lower, 0.001, 'ms'],
+                             ['p99 latency', 'p99_us', :lower, 0.001, 'ms']],
+                   **redis.slice(:app, :servers, :redis))
     ]
   end
 
@@ -115,11 +155,14 @@ module EmwsBench
       raise_fd_limit
       runs = Hash.new { |h, k| h[k] = [] } # [scenario, impl] => [report, ...]
       failures = []
-      rounds.times do |round|
-        impls.each do |impl|
-          puts "== round #{round + 1}/#{rounds}: #{impl.label}"
-          run_round(impl, runs, failures)
+      with_redis(notes) do
+        rounds.times do |round|
+          impls.each do |impl|
+            puts "== round #{round + 1}/#{rounds}: #{impl.label}"
+            run_round(impl, runs, failures)
+          end
         end
+        run_paced(impls, runs, failures, notes)
       end
       write_results(impls, notes, runs, failures)
       puts File.read(RESULTS_MD)
@@ -172,38 +215,90 @@ module EmwsBench
     nil
   end
 
+  # The redis-server the Redis scenarios share, or none (and a note) when it
+  # is not installed: those scenarios are then skipped.
+  def with_redis(notes)
+    @redis = nil
+    if scenarios.none?(&:redis)
+      yield
+    elsif !RedisServer.available?
+      notes << "Redis scenarios skipped: #{RedisServer::BINARY} is not installed (bin/deps installs it)"
+      yield
+    else
+      @redis = RedisServer.new.start
+      begin
+        yield
+      ensure
+        @redis.stop
+        @redis = nil
+      end
+    end
+  end
+
+  def runnable?(scenario)
+    !scenario.redis || !@redis.nil?
+  end
+
   def raise_fd_limit
     _soft, hard = Process.getrlimit(:NOFILE)
     Process.setrlimit(:NOFILE, hard, hard)
   end
 
-  # Echo-server scenarios share one server per round; idle and broadcast get fresh ones.
+  # Scenarios on the same app share its servers within a round; idle gets
+  # fresh ones. Paced scenarios wait for the rounds (run_paced).
   def run_round(impl, runs, failures)
-    mine = scenarios.select { |scenario| scenario.only.nil? || scenario.only == impl.key }
+    mine = scenarios.select do |scenario|
+      (scenario.only.nil? || scenario.only == impl.key) && scenario.pace_of.nil? && runnable?(scenario)
+    end
     groups = mine.chunk_while { |a, b| a.app == b.app && a.key != 'idle' && b.key != 'idle' }
-    groups.each do |group|
-      with_server(impl, group.first) do |server|
-        group.each do |scenario|
-          runs[[scenario.key, impl.key]] << generate(scenario, server)
-        rescue StandardError => e
-          failures << "#{scenario.title} on #{impl.label}: #{e.message}"
-          warn "   FAILED: #{e.message}"
-        end
-      end
-    rescue StandardError => e
-      failures << "#{impl.label} #{group.first.app} server: #{e.message}"
-      warn "   FAILED: #{e.message}"
+    groups.each { |group| run_group(impl, group, runs, failures) }
+  end
+
+  # Each paced scenario, `rounds` times on one set of servers, at the rate
+  # the original reached in its `pace_of` scenario (median over the rounds).
+  def run_paced(impls, runs, failures, notes)
+    scenarios.select(&:pace_of).each do |scenario|
+      next unless runnable?(scenario) # with_redis has said why
+
+      impl = impls.find { |i| i.key == scenario.only }
+      rate = median(runs[[scenario.pace_of, 'original']].map { |r| r['messages_per_s'] })
+      problem = if impl.nil? then "#{scenario.only} is not measured"
+                elsif rate.nil? || rate <= 0 then "the original has no messages/s in #{scenario.pace_of}"
+                end
+      next notes << "#{scenario.title} skipped: #{problem}" if problem
+
+      puts "== paced at #{rate.round(1)} messages/s: #{impl.label}"
+      paced = scenario.dup.tap { |s| s.args = [*s.args, '--rate', rate.round(1).to_s] }
+      run_group(impl, [paced] * rounds, runs, failures)
     end
   end
 
-  def generate(scenario, server)
-    args = [*scenario.args, '--url', "ws://127.0.0.1:#{server.port}/", '--server-pid', server.pid.to_s, '--json']
+  def run_group(impl, group, runs, failures)
+    with_servers(impl, group.first) do |servers|
+      group.each do |scenario|
+        runs[[scenario.key, impl.key]] << generate(scenario, servers)
+      rescue StandardError => e
+        failures << "#{scenario.title} on #{impl.label}: #{e.message}"
+        warn "   FAILED: #{e.message}"
+      end
+    end
+  rescue StandardError => e
+    failures << "#{impl.label} #{group.first.app} server: #{e.message}"
+    warn "   FAILED: #{e.message}"
+  end
+
+  def generate(scenario, servers)
+    first, second = servers
+    args = [*scenario.args, '--url', "ws://127.0.0.1:#{first.port}/"]
+    args.push('--url2', "ws://127.0.0.1:#{second.port}/") if second
+    servers.each { |server| args.push('--server-pid', server.pid.to_s) }
+    args << '--json'
     args << '--server-tree' if scenario.workers
     out, err, status = Open3.capture3(GENERATOR, *args)
-    exit = server.exit_status
-    died = exit && " (the server died: #{exit})"
+    exit = servers.filter_map(&:exit_status).first
+    died = exit && " (a server died: #{exit})"
     raise "emws-bench #{args.join(' ')}: #{err.strip}#{died}" unless status.success?
-    raise "the server died during #{scenario.key}: #{exit}" if died
+    raise "a server died during #{scenario.key}: #{exit}" if died
 
     report = JSON.parse(out.lines.last)
     summary = scenario.metrics.map { |label, key, *| "#{label} #{report[key]}" }.join(', ')
@@ -211,15 +306,24 @@ module EmwsBench
     report
   end
 
-  # ServerProcess#stop also ends the processes a forking app started.
-  def with_server(impl, scenario)
-    app = scenario.app
+  # Starts the scenario's server processes; ServerProcess#stop also ends the
+  # processes a forking app started.
+  def with_servers(impl, scenario)
+    servers = []
+    (scenario.servers || 1).times { servers << start_server(impl, scenario) }
+    yield servers
+  ensure
+    servers.each { |server| server.stop(grace: 5) }
+  end
+
+  def start_server(impl, scenario)
+    script = impl.key == 'original' && scenario.original_app ? scenario.original_app : "examples/#{scenario.app}.rb"
     @servers = (@servers || 0) + 1
-    log = File.join(WORK_DIR, format('%02d-%s-%s.log', @servers, impl.key, app))
+    log = File.join(WORK_DIR, format('%02d-%s-%s.log', @servers, impl.key, File.basename(script, '.rb')))
     env = { 'HOST' => '127.0.0.1' }
     env['WORKERS'] = scenario.workers.to_s if scenario.workers
-    server = ServerProcess.new(File.join('examples', "#{app}.rb"), log: log, ruby_args: impl.ruby_args,
-                               env: env, pgroup: false)
+    env['REDIS_URL'] = @redis.url if scenario.redis
+    server = ServerProcess.new(script, log: log, ruby_args: impl.ruby_args, env: env, pgroup: false)
     begin
       server.start.wait_for_port(
         limit: START_LIMIT,
@@ -227,10 +331,11 @@ module EmwsBench
         timeout: "server did not listen on #{server.port} within #{START_LIMIT}s; see #{log}"
       )
       wait_for_listeners(server, scenario.workers, log) if scenario.workers
-      yield server
-    ensure
+    rescue StandardError
       server.stop(grace: 5)
+      raise
     end
+    server
   end
 
   # The port accepts once one worker listens; the load must find all of them.
@@ -274,6 +379,7 @@ module EmwsBench
         row = { 'scenario' => scenario.title, 'metric' => label, 'key' => key, 'better' => better.to_s,
                 'unit' => unit, 'values' => values, 'ratio' => ratio(values) }
         row['baseline'] = scenario.baseline if scenario.baseline
+        row['baseline_note'] = scenario.baseline_note if scenario.baseline_note
         row
       end
     end
@@ -332,6 +438,8 @@ module EmwsBench
              "commit #{info['commit'] || 'unknown'}; median of #{info['rounds']} alternating round(s). " \
              'Same app (examples/echo.rb, examples/multicast.rb) on both; examples/fanout.rb (the native ' \
              'fan-out API) and examples/echo_forked.rb (:reuse_port) on em-websocket-rs only; ' \
+             'through Redis, examples/redis_chat.rb against bench/apps/redis_chat_original.rb (redis-rb in a ' \
+             'thread, EM.schedule, EM::Channel), two processes each, one redis-server on loopback; ' \
              'load from bench/ (emws-bench), which verifies every payload.'
     lines << ''
     lines << "| scenario | metric | #{labels.join(' | ')} | ratio (rs / original) |"
@@ -342,7 +450,7 @@ module EmwsBench
 
         value = row['values'][impl.key]
         text = format_value(value, row['unit'])
-        row['baseline'] && impl.key != 'rs' && value ? "#{text} (1 process)" : text
+        row['baseline_note'] && impl.key != 'rs' && value ? "#{text} (#{row['baseline_note']})" : text
       end
       ratio = row['ratio'] ? "#{format('%.3g', row['ratio'])}x" : 'n/a'
       better = row['better'] == 'higher' ? 'higher is better' : 'lower is better'

@@ -52,8 +52,8 @@ def rate_rows(table):
 def label(row):
     scenario = "\n".join(textwrap.wrap(row["scenario"], 46))
     metric = row["metric"]
-    if row.get("baseline"):
-        metric += " (em-websocket: 1 process)"
+    if row.get("baseline_note"):
+        metric += f" (em-websocket: {row['baseline_note']})"
     return f"{scenario}\n{metric}"
 
 

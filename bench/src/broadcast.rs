@@ -1,11 +1,14 @@
 //! Broadcast mode: one sender, R receivers, on a server that relays every
 //! message to every client. Each receiver must get every message, in order.
+//! With `--url2`, every other receiver is on a second server process sharing
+//! the channel (through Redis, say): the sender's messages cross over.
 //!
 //! Before measuring, the sender sends probes until every receiver has seen one,
-//! so no receiver can miss data for having subscribed late.
+//! so no receiver can miss data for having subscribed late. Every tenth
+//! receiver measures each message's latency, from its sending to its arrival.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -15,7 +18,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::payload::{header, parse_header, Pattern};
-use crate::stats::{round, CpuSample};
+use crate::stats::{latency_summary, round, CpuSample};
 use crate::ws::{Conn, Message, Opcode};
 use crate::{close_all, connect_all, Args};
 
@@ -34,12 +37,40 @@ struct Shared {
     synced: AtomicU64,
     /// Receivers made progress: the sender may have room to send.
     progress: Notify,
+    /// When each data message was sent, by sequence number.
+    sent_at: Mutex<Vec<Instant>>,
+    /// Messages sent from then on are measured.
+    measure_from: OnceLock<Instant>,
+    /// Latencies in microseconds, of the receivers that measure them.
+    latencies: Mutex<Vec<u32>>,
 }
+
+/// One receiver in this many measures latencies.
+const LATENCY_EVERY: usize = 10;
 
 pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
     let pattern = Arc::new(Pattern::new(args.size as usize, args.binary));
     let limit = args.messages.unwrap_or(1_000_000);
-    let conns = connect_all(&args.url, receivers, args.connect_concurrency).await?;
+    let conns = match &args.url2 {
+        None => connect_all(&args.url, receivers, args.connect_concurrency).await?,
+        Some(url2) => {
+            let mut first = connect_all(
+                &args.url,
+                receivers - receivers / 2,
+                args.connect_concurrency,
+            )
+            .await?;
+            let second = connect_all(url2, receivers / 2, args.connect_concurrency).await?;
+            // Interleaved, so that the receivers measuring latency are on both.
+            let mut all = Vec::with_capacity(receivers);
+            let mut second = second.into_iter();
+            for conn in first.drain(..) {
+                all.push(conn);
+                all.extend(second.next());
+            }
+            all
+        }
+    };
     let mut sender = Conn::connect(&args.url, u64::MAX).await?;
     let shared = Arc::new(Shared::default());
     let (total_tx, total_rx) = watch::channel(None::<u32>);
@@ -48,8 +79,9 @@ pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
     let mut tasks = JoinSet::new();
     for (id, conn) in conns.into_iter().enumerate() {
         let (pattern, shared, total) = (pattern.clone(), shared.clone(), total_rx.clone());
+        let measures = id % LATENCY_EVERY == 0;
         tasks.spawn(async move {
-            timeout_at(deadline, receive(conn, &pattern, &shared, total))
+            timeout_at(deadline, receive(conn, &pattern, &shared, total, measures))
                 .await
                 .context("timed out")?
                 .with_context(|| format!("receiver {id}"))
@@ -58,6 +90,7 @@ pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
 
     sync(&mut sender, &pattern, &shared, receivers as u64).await?;
     let measure_from = Instant::now() + args.warmup()?;
+    let _ = shared.measure_from.set(measure_from);
     let stop_at = measure_from + args.duration()?;
     let (done_tx, done_rx) = watch::channel(false);
     let window = args.in_flight.unwrap_or(200).max(1) as u64;
@@ -68,6 +101,7 @@ pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
             window,
             limit,
             stop_at,
+            rate: args.rate,
         };
         async move { send(sender, &pattern, &shared, plan, total_tx, done_rx).await }
     });
@@ -111,6 +145,17 @@ pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
         "deliveries_per_s".into(),
         round(deliveries as f64 / seconds.max(1e-9), 1),
     );
+    if let Some(rate) = args.rate {
+        report.insert("rate_limit".into(), json!(rate));
+    }
+    report.insert(
+        "messages_per_s".into(),
+        round(deliveries as f64 / receivers as f64 / seconds.max(1e-9), 1),
+    );
+    let latencies = std::mem::take(&mut *shared.latencies.lock().unwrap());
+    if let Value::Object(summary) = latency_summary(latencies) {
+        report.extend(summary);
+    }
     report.extend(cpu_start.report(&cpu_end, deliveries, "delivery"));
     Ok(report)
 }
@@ -140,6 +185,7 @@ async fn receive(
     pattern: &Pattern,
     shared: &Shared,
     mut total: watch::Receiver<Option<u32>>,
+    measures: bool,
 ) -> Result<Conn> {
     let mut next = 0u32;
     let mut synced = false;
@@ -163,6 +209,9 @@ async fn receive(
                 }
                 Kind::Data => {
                     pattern.verify(msg.opcode, &msg.data, DATA, next)?;
+                    if measures {
+                        record_latency(shared, next);
+                    }
                     next += 1;
                 }
                 Kind::Other => {}
@@ -174,6 +223,19 @@ async fn receive(
                 .fetch_add(u64::from(next - before), Ordering::Relaxed);
             shared.progress.notify_one();
         }
+    }
+}
+
+/// Records how long data message `seq` took to arrive, if it was sent
+/// once measuring had begun.
+fn record_latency(shared: &Shared, seq: u32) {
+    let Some(&from) = shared.measure_from.get() else {
+        return;
+    };
+    let sent = shared.sent_at.lock().unwrap().get(seq as usize).copied();
+    if let Some(sent) = sent.filter(|sent| *sent >= from) {
+        let micros = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+        shared.latencies.lock().unwrap().push(micros);
     }
 }
 
@@ -208,6 +270,8 @@ struct SendPlan {
     window: u64,
     limit: u32,
     stop_at: Instant,
+    /// Messages a second at most.
+    rate: Option<f64>,
 }
 
 /// Sends data messages until the limit or `stop_at`, never more than `window`
@@ -222,17 +286,25 @@ async fn send(
     mut done: watch::Receiver<bool>,
 ) -> Result<u32> {
     let mut seq = 0u32;
+    let started = Instant::now();
     while seq < plan.limit && Instant::now() < plan.stop_at {
         let behind = shared.delivered.load(Ordering::Relaxed) / plan.receivers;
-        let room = (behind + plan.window).saturating_sub(u64::from(seq));
+        let mut room = (behind + plan.window).saturating_sub(u64::from(seq));
+        let mut next_slot = plan.stop_at;
+        if let Some(rate) = plan.rate {
+            let allowed = (started.elapsed().as_secs_f64() * rate) as u64 + 1;
+            room = room.min(allowed.saturating_sub(u64::from(seq)));
+            next_slot = started + Duration::from_secs_f64((u64::from(seq) + 1) as f64 / rate);
+        }
         for _ in 0..room.min(u64::from(plan.limit - seq)) {
+            shared.sent_at.lock().unwrap().push(Instant::now());
             conn.send(pattern.opcode, &[&header(DATA, seq), pattern.body()]);
             seq += 1;
         }
         tokio::select! {
             read = conn.io() => read?,
             _ = shared.progress.notified() => {}
-            _ = sleep_until(plan.stop_at) => {}
+            _ = sleep_until(next_slot.min(plan.stop_at)) => {}
         }
         drain_own(&mut conn)?;
     }

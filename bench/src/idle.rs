@@ -11,8 +11,9 @@ use crate::{close_all, connect_all, Args};
 const SPARE_FDS: u64 = 64;
 
 pub async fn run(args: &Args, connections: usize, fd_limit: u64) -> Result<Map<String, Value>> {
-    let pid = args
+    let pid = *args
         .server_pid
+        .first()
         .context("idle mode needs --server-pid to read the server's memory")?;
     ensure!(
         !args.server_tree,

@@ -43,6 +43,16 @@ pub struct Args {
     #[arg(long, default_value = "ws://127.0.0.1:8080/")]
     url: Target,
 
+    /// Broadcast: a second server (another process sharing the channel),
+    /// to which every other receiver connects; the sender uses --url.
+    #[arg(long)]
+    url2: Option<Target>,
+
+    /// Broadcast: send at this many messages a second at most (the window
+    /// still applies), to measure latency at a given load.
+    #[arg(long)]
+    rate: Option<f64>,
+
     /// Connections (echo: 100, broadcast: receivers, 1000; idle: 1000). Latency uses 1.
     #[arg(long)]
     connections: Option<usize>,
@@ -78,8 +88,9 @@ pub struct Args {
     hold: f64,
 
     /// Server process id: report its CPU time (and, for idle, its RSS).
+    /// Repeat it for a server of several processes: their CPU time is summed.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
 
     /// With --server-pid: count the CPU time of that process and of all its
     /// descendants (forked workers), and report each one's share too.
@@ -126,8 +137,8 @@ impl Args {
 
     /// The server processes to measure, if any.
     pub fn server(&self) -> Option<Server> {
-        self.server_pid.map(|pid| Server {
-            pid,
+        (!self.server_pid.is_empty()).then(|| Server {
+            pids: self.server_pid.clone(),
             tree: self.server_tree,
         })
     }

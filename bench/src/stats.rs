@@ -27,9 +27,9 @@ pub fn latency_summary(mut samples: Vec<u32>) -> Value {
 
 /// The server processes whose CPU time is measured: the process `pid`, and
 /// with `tree` all its descendants too (forked workers).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Server {
-    pub pid: u32,
+    pub pids: Vec<u32>,
     pub tree: bool,
 }
 
@@ -45,15 +45,24 @@ pub struct CpuSample {
 
 impl CpuSample {
     pub fn take(server: Option<Server>) -> Result<Self> {
-        let processes = match server {
+        let processes = match &server {
             None => None,
-            Some(Server { pid, tree: false }) => Some(vec![(pid, read_stat(pid)?.cpu_us)]),
-            Some(Server { pid, tree: true }) => Some(process_tree(pid)?),
+            Some(server) => {
+                let mut all = Vec::new();
+                for &pid in &server.pids {
+                    if server.tree {
+                        all.extend(process_tree(pid)?);
+                    } else {
+                        all.push((pid, read_stat(pid)?.cpu_us));
+                    }
+                }
+                Some(all)
+            }
         };
         Ok(CpuSample {
             at: Instant::now(),
+            tree: server.as_ref().is_some_and(|s| s.tree || s.pids.len() > 1),
             server: processes,
-            tree: server.is_some_and(|s| s.tree),
             client_us: own_cpu_us(),
         })
     }
@@ -266,7 +275,7 @@ mod tests {
         assert_eq!(tree[0].0, std::process::id());
         assert!(tree.iter().any(|&(pid, _)| pid == child.id()));
         let single = CpuSample::take(Some(Server {
-            pid: std::process::id(),
+            pids: vec![std::process::id()],
             tree: false,
         }))
         .unwrap();

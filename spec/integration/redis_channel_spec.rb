@@ -1,7 +1,7 @@
 require 'spec_helper'
 require 'json'
 require 'open3'
-require_relative '../support/redis_server'
+require_relative '../../tasks/support/redis_server'
 require_relative '../../tasks/support/server_process'
 
 module EMWSSpec

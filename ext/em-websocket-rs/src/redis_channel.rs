@@ -24,7 +24,12 @@ pub struct NativeRedisChannel {
 impl NativeRedisChannel {
     /// The channel `name` (the prefix included) on the Redis at `url`;
     /// `ArgumentError` when `url` is not a Redis URL.
-    fn new(ruby: &Ruby, dispatcher: &Dispatcher, url: String, name: RString) -> Result<Self, Error> {
+    fn new(
+        ruby: &Ruby,
+        dispatcher: &Dispatcher,
+        url: String,
+        name: RString,
+    ) -> Result<Self, Error> {
         let backend = RedisBackend::open(&url, dispatcher.bridge().clone())
             .map_err(|message| Error::new(ruby.exception_arg_error(), message))?;
         let state = backend.channel(copy_bytes(name));

@@ -25,7 +25,9 @@ use emws_core::OutKind;
 use emws_server::executor::runtime;
 use emws_server::{Bridge, Event, Fanout, MessageBytes};
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
+use redis::{
+    AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
+};
 use tokio::sync::{mpsc, Notify};
 
 use crate::backoff::Backoff;
@@ -89,20 +91,27 @@ pub struct RedisBackend {
     pub counters: Counters,
 }
 
+/// A backend of this process: the fork generation it was opened in, and its URL.
+struct OpenBackend {
+    generation: u64,
+    url: String,
+    backend: Arc<RedisBackend>,
+}
+
 impl RedisBackend {
     /// The backend for `url` in this process (made on first use, its
     /// connection opened in the background). An error says what is wrong
     /// with the URL; Redis being unreachable is not one.
     pub fn open(url: &str, bridge: Arc<Bridge>) -> Result<Arc<RedisBackend>, String> {
-        static BACKENDS: OnceLock<Mutex<Vec<(u64, String, Arc<RedisBackend>)>>> = OnceLock::new();
+        static BACKENDS: OnceLock<Mutex<Vec<OpenBackend>>> = OnceLock::new();
         let client = client(url)?;
         let generation = emws_server::executor::fork::generation();
         let mut backends = emws_server::sync::lock(BACKENDS.get_or_init(Mutex::default));
         // A forked child's backends are its own: its parent's connection and
         // task are not there.
-        backends.retain(|(made_in, _, _)| *made_in == generation);
-        if let Some((_, _, backend)) = backends.iter().find(|(_, known, _)| known == url) {
-            return Ok(backend.clone());
+        backends.retain(|open| open.generation == generation);
+        if let Some(open) = backends.iter().find(|open| open.url == url) {
+            return Ok(open.backend.clone());
         }
         let runtime = runtime::get().map_err(|e| format!("cannot start the runtime: {e}"))?;
         let (queue, outgoing) = mpsc::channel(QUEUE);
@@ -116,7 +125,11 @@ impl RedisBackend {
             counters: Counters::default(),
         });
         runtime.spawn(run(backend.clone(), outgoing));
-        backends.push((generation, url.to_string(), backend.clone()));
+        backends.push(OpenBackend {
+            generation,
+            url: url.to_string(),
+            backend: backend.clone(),
+        });
         Ok(backend)
     }
 
@@ -221,7 +234,10 @@ fn client(url: &str) -> Result<redis::Client, String> {
     let info = url
         .into_connection_info()
         .map_err(|e| format!("{url:?} is not a Redis URL: {e}"))?;
-    let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
     redis::Client::open(info.set_redis_settings(settings))
         .map_err(|e| format!("{url:?} is not a Redis URL: {e}"))
 }

@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn what_other_publishers_send() {
-        assert_eq!(decode(b"hello"), (OutKind::Text, Bytes::from_static(b"hello")));
+        assert_eq!(
+            decode(b"hello"),
+            (OutKind::Text, Bytes::from_static(b"hello"))
+        );
         // Not UTF-8, not marked: binary, whole.
         assert_eq!(
             decode(b"\xc3\x28"),

@@ -121,7 +121,9 @@ pub enum Event {
         data: MessageBytes,
     },
     /// A channel backend's fault (Redis unreachable, a lost connection).
-    ChannelError { message: String },
+    ChannelError {
+        message: String,
+    },
     /// Always the last event of a connection, exactly once.
     Closed {
         id: u64,
