@@ -25,11 +25,10 @@ module EMWSSpec
     end
 
     # examples/redis_chat.rb on a free port, with Redis at `url`.
-    def chat_server(url = @redis.url)
+    def chat_server(url = @redis.url, env: {})
       log = File.join(Dir.tmpdir, "emws-redis-chat-#{Process.pid}-#{@servers.size}.log")
-      server = ServerProcess.new(File.join('examples', 'redis_chat.rb'), log: log,
-                                                                         env: { 'HOST' => '127.0.0.1', 'REDIS_URL' => url },
-                                                                         pgroup: false)
+      env = { 'HOST' => '127.0.0.1', 'REDIS_URL' => url, **env }
+      server = ServerProcess.new(File.join('examples', 'redis_chat.rb'), log: log, env: env, pgroup: false)
       @servers << server
       server.start.wait_for_port(limit: 20)
       server
@@ -70,23 +69,29 @@ module EMWSSpec
           # An explicit close: left to the interpreter's exit, each would
           # wait out websockets' close_timeout.
           await asyncio.gather(*(c.close() for c in conns))
+
+      # `cli`: redis-cli's command line for the spec's Redis (JSON), to which
+      # a command is appended.
+      def redis_cli(cli, *command):
+          return subprocess.run(json.loads(cli) + list(command), capture_output=True, text=True).stdout
+
+      async def subscribed(cli, channel, count):
+          while redis_cli(cli, "PUBSUB", "NUMSUB", channel).split()[-1] != str(count):
+              await asyncio.sleep(0.05)
     PY
 
     PY_TWO_NODES = PY_HELPERS + <<~PY
-      async def main(a_port, b_port, redis_port):
+      async def main(a_port, b_port, cli):
           out = {}
           a = await websockets.connect(f"ws://127.0.0.1:{a_port}/lobby")
           b = await websockets.connect(f"ws://127.0.0.1:{b_port}/lobby")
           # Both processes subscribed to chat:/lobby before anything is pushed.
-          while subprocess.run(["redis-cli", "-p", redis_port, "PUBSUB", "NUMSUB", "chat:/lobby"],
-                               capture_output=True, text=True).stdout.split()[-1] != "2":
-              await asyncio.sleep(0.05)
+          await subscribed(cli, "chat:/lobby", 2)
           await a.send("héllo from a")
           out["text"] = [text(await a.recv()), text(await b.recv())]
           await b.send(bytes([0, 255, 1]))
           out["binary"] = [text(await a.recv()), text(await b.recv())]
-          subprocess.run(["redis-cli", "-p", redis_port, "PUBLISH", "chat:/lobby", "from redis-cli"],
-                         capture_output=True)
+          redis_cli(cli, "PUBLISH", "chat:/lobby", "from redis-cli")
           out["cli"] = [text(await a.recv()), text(await b.recv())]
           out["extra"] = [await recv_or_none(a, 0.4), await recv_or_none(b, 0.1)]
           # Another room hears none of it.
@@ -103,24 +108,56 @@ module EMWSSpec
     it 'carries text and binary between two server processes, and what redis-cli publishes, once each' do
       a = chat_server
       b = chat_server
-      result = python(PY_TWO_NODES, a.port, b.port, @redis.port)
+      expect_two_nodes(python(PY_TWO_NODES, a.port, b.port, @redis.cli_command.to_json))
+      # One connection per process, whatever the number of channels.
+      expect(@redis.clients).to eq(2)
+    end
+
+    def expect_two_nodes(result)
       expect(result['text']).to eq(['héllo from a'] * 2)
       expect(result['binary']).to eq([{ 'binary' => [0, 255, 1] }] * 2)
       expect(result['cli']).to eq(['from redis-cli'] * 2)
       expect(result['extra']).to eq([nil, nil])
       expect(result['other_room']).to be_nil
-      # One connection per process, whatever the number of channels.
-      expect(@redis.clients).to eq(2)
+    end
+
+    it 'reaches Redis over TLS (rediss://) with the password in the URL; a wrong one or an untrusted ' \
+       'certificate is reported and local delivery goes on' do
+      Dir.mktmpdir do |dir|
+        tls = self_signed_cert(dir)
+        secure = RedisServer.new(password: 's3cret', tls: tls).start
+        begin
+          # The certificate is trusted through the system's variable for it (rustls-native-certs).
+          trusting = { 'SSL_CERT_FILE' => tls[:cert_chain_file] }
+          a = chat_server(secure.url, env: trusting)
+          b = chat_server(secure.url, env: trusting)
+          expect_two_nodes(python(PY_TWO_NODES, a.port, b.port, secure.cli_command.to_json))
+          expect(secure.clients).to eq(2)
+
+          wrong = chat_server(secure.url.sub('s3cret', 'guess'), env: trusting)
+          untrusting = chat_server(secure.url, env: { 'SSL_CERT_FILE' => nil, 'SSL_CERT_DIR' => nil })
+          [wrong, untrusting].each do |server|
+            expect(python(PY_LOCAL, server.port)).to eq('echo' => 'no Redis needed here')
+          end
+          eventually(what: 'the wrong password to be reported') do
+            File.read(wrong.log) =~ /redis: cannot connect to Redis: .*(WRONGPASS|invalid username-password)/i
+          end
+          eventually(what: 'the untrusted certificate to be reported') do
+            File.read(untrusting.log) =~ /redis: cannot connect to Redis: .*certificate/i
+          end
+          expect(secure.clients).to eq(2)
+        ensure
+          secure.stop
+        end
+      end
     end
 
     PY_ORDER = PY_HELPERS + <<~PY
-      async def main(a_port, b_port, redis_port, count):
+      async def main(a_port, b_port, cli, count):
           count = int(count)
           a = await websockets.connect(f"ws://127.0.0.1:{a_port}/order", max_queue=None)
           b = await websockets.connect(f"ws://127.0.0.1:{b_port}/order", max_queue=None)
-          while subprocess.run(["redis-cli", "-p", redis_port, "PUBSUB", "NUMSUB", "chat:/order"],
-                               capture_output=True, text=True).stdout.split()[-1] != "2":
-              await asyncio.sleep(0.05)
+          await subscribed(cli, "chat:/order", 2)
           for i in range(count):
               await a.send(str(i))
           got_a = [int(await a.recv()) for _ in range(count)]
@@ -134,7 +171,7 @@ module EMWSSpec
     it 'delivers the messages of one publisher in the order they were pushed, on every process' do
       a = chat_server
       b = chat_server
-      expect(python(PY_ORDER, a.port, b.port, @redis.port, 2000)).to eq('a' => true, 'b' => true)
+      expect(python(PY_ORDER, a.port, b.port, @redis.cli_command.to_json, 2000)).to eq('a' => true, 'b' => true)
     end
 
     PY_LEAVE = PY_HELPERS + <<~PY
@@ -156,13 +193,11 @@ module EMWSSpec
     end
 
     PY_OUTAGE = PY_HELPERS + <<~PY
-      async def main(a_port, b_port, redis_port):
+      async def main(a_port, b_port, cli):
           out = {}
           a = await websockets.connect(f"ws://127.0.0.1:{a_port}/lobby")
           b = await websockets.connect(f"ws://127.0.0.1:{b_port}/lobby")
-          while subprocess.run(["redis-cli", "-p", redis_port, "PUBSUB", "NUMSUB", "chat:/lobby"],
-                               capture_output=True, text=True).stdout.split()[-1] != "2":
-              await asyncio.sleep(0.05)
+          await subscribed(cli, "chat:/lobby", 2)
           print("ready", flush=True)
           sys.stdin.readline()   # Redis is killed now
           await a.send("while Redis is away")
@@ -189,7 +224,7 @@ module EMWSSpec
       a = chat_server
       b = chat_server
       Open3.popen3('timeout', '60', '/usr/bin/python3', '-c', PY_OUTAGE, a.port.to_s, b.port.to_s,
-                   @redis.port.to_s) do |stdin, stdout, stderr, waiter|
+                   @redis.cli_command.to_json) do |stdin, stdout, stderr, waiter|
         expect(stdout.gets&.strip).to eq('ready'), -> { stderr.read }
         @redis.kill
         stdin.puts
@@ -263,12 +298,10 @@ module EMWSSpec
     RUBY
 
     PY_FORKED = PY_HELPERS + <<~PY
-      async def main(port, redis_port):
+      async def main(port, cli):
           ws = await websockets.connect(f"ws://127.0.0.1:{port}/")
-          while subprocess.run(["redis-cli", "-p", redis_port, "PUBSUB", "NUMSUB", "forked"],
-                               capture_output=True, text=True).stdout.split()[-1] != "1":
-              await asyncio.sleep(0.05)
-          subprocess.run(["redis-cli", "-p", redis_port, "PUBLISH", "forked", "to the child"], capture_output=True)
+          await subscribed(cli, "forked", 1)
+          redis_cli(cli, "PUBLISH", "forked", "to the child")
           got = await recv_or_none(ws, 3)
           await close_all(ws)
           print(json.dumps({"got": got}))
@@ -287,7 +320,7 @@ module EMWSSpec
         ready = reader.gets.to_s
         expect(ready).to start_with('child ready')
         child = ready.split.last.to_i
-        expect(python(PY_FORKED, port, @redis.port)).to eq('got' => 'to the child')
+        expect(python(PY_FORKED, port, @redis.cli_command.to_json)).to eq('got' => 'to the child')
         # The parent's connection and the child's own.
         expect(@redis.clients).to eq(2)
       ensure

@@ -7,7 +7,8 @@ require_relative 'free_port'
 
 # A real redis-server (Debian's) on a free loopback port, persistence off,
 # started and stopped (or killed and restarted on the same port) by a spec
-# or by rake bench.
+# or by rake bench; with `password:` it requires one (requirepass), with
+# `tls:` ({ cert_chain_file:, private_key_file: }) it speaks only TLS.
 class RedisServer
   BINARY = '/usr/bin/redis-server'
   CLI = '/usr/bin/redis-cli'
@@ -18,17 +19,37 @@ class RedisServer
 
   attr_reader :port
 
-  def initialize
+  def initialize(password: nil, tls: nil)
     @port = FreePort.pick
+    @password = password
+    @tls = tls
     @dir = Dir.mktmpdir('emws-redis')
   end
 
+  # The URL a client uses: rediss:// to localhost (the certificate's name)
+  # with TLS, the password in it when there is one.
   def url(db = 0)
-    "redis://127.0.0.1:#{@port}/#{db}"
+    auth = @password ? ":#{@password}@" : ''
+    @tls ? "rediss://#{auth}localhost:#{@port}/#{db}" : "redis://#{auth}127.0.0.1:#{@port}/#{db}"
+  end
+
+  # redis-cli's command line for this server, without the command.
+  def cli_command
+    command = [CLI, '-p', @port.to_s]
+    command.push('--tls', '--cacert', @tls[:cert_chain_file]) if @tls
+    command.push('--no-auth-warning', '-a', @password) if @password
+    command
   end
 
   def start
-    @pid = Process.spawn(BINARY, '--port', @port.to_s, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    listen = if @tls
+               ['--port', '0', '--tls-port', @port.to_s, '--tls-cert-file', @tls[:cert_chain_file],
+                '--tls-key-file', @tls[:private_key_file], '--tls-auth-clients', 'no']
+             else
+               ['--port', @port.to_s]
+             end
+    listen.push('--requirepass', @password) if @password
+    @pid = Process.spawn(BINARY, *listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
                          '--dir', @dir, out: File.join(@dir, 'redis.log'), err: %i[child out])
     deadline = monotonic + 10
     until cli('PING') == 'PONG'
@@ -55,7 +76,7 @@ class RedisServer
 
   # redis-cli's answer to a command (its output, stripped).
   def cli(*args)
-    IO.popen([CLI, '-p', @port.to_s, *args], err: File::NULL, &:read).to_s.strip
+    IO.popen([*cli_command, *args], err: File::NULL, &:read).to_s.strip
   rescue SystemCallError
     ''
   end
