@@ -1,6 +1,7 @@
 require 'spec_helper'
 require 'json'
 require 'open3'
+require 'io/wait'
 require_relative '../../tasks/support/redis_server'
 require_relative '../../tasks/support/server_process'
 
@@ -78,15 +79,20 @@ module EMWSSpec
       async def subscribed(cli, channel, count):
           while redis_cli(cli, "PUBSUB", "NUMSUB", channel).split()[-1] != str(count):
               await asyncio.sleep(0.05)
+
+      # A client on each of two chat processes in `room`, once both
+      # processes have subscribed to it.
+      async def one_on_each(room, a_port, b_port, cli):
+          a = await websockets.connect(f"ws://127.0.0.1:{a_port}{room}", max_queue=None)
+          b = await websockets.connect(f"ws://127.0.0.1:{b_port}{room}", max_queue=None)
+          await subscribed(cli, "chat:" + room, 2)
+          return a, b
     PY
 
     PY_TWO_NODES = PY_HELPERS + <<~PY
       async def main(a_port, b_port, cli):
           out = {}
-          a = await websockets.connect(f"ws://127.0.0.1:{a_port}/lobby")
-          b = await websockets.connect(f"ws://127.0.0.1:{b_port}/lobby")
-          # Both processes subscribed to chat:/lobby before anything is pushed.
-          await subscribed(cli, "chat:/lobby", 2)
+          a, b = await one_on_each("/lobby", a_port, b_port, cli)
           await a.send("héllo from a")
           out["text"] = [text(await a.recv()), text(await b.recv())]
           await b.send(bytes([0, 255, 1]))
@@ -155,9 +161,7 @@ module EMWSSpec
     PY_ORDER = PY_HELPERS + <<~PY
       async def main(a_port, b_port, cli, count):
           count = int(count)
-          a = await websockets.connect(f"ws://127.0.0.1:{a_port}/order", max_queue=None)
-          b = await websockets.connect(f"ws://127.0.0.1:{b_port}/order", max_queue=None)
-          await subscribed(cli, "chat:/order", 2)
+          a, b = await one_on_each("/order", a_port, b_port, cli)
           for i in range(count):
               await a.send(str(i))
           got_a = [int(await a.recv()) for _ in range(count)]
@@ -195,9 +199,7 @@ module EMWSSpec
     PY_OUTAGE = PY_HELPERS + <<~PY
       async def main(a_port, b_port, cli):
           out = {}
-          a = await websockets.connect(f"ws://127.0.0.1:{a_port}/lobby")
-          b = await websockets.connect(f"ws://127.0.0.1:{b_port}/lobby")
-          await subscribed(cli, "chat:/lobby", 2)
+          a, b = await one_on_each("/lobby", a_port, b_port, cli)
           print("ready", flush=True)
           sys.stdin.readline()   # Redis is killed now
           await a.send("while Redis is away")
@@ -313,21 +315,34 @@ module EMWSSpec
       port = FreePort.pick
       reader, writer = IO.pipe
       pid = Process.spawn(RbConfig.ruby, '-I', File.join(ROOT, 'lib'), '-e', FORKED_SERVER, @redis.url, port.to_s,
-                          out: writer, err: writer)
+                          out: writer, err: writer, pgroup: true)
       writer.close
-      child = nil
       begin
-        ready = reader.gets.to_s
+        ready = reader.wait_readable(20) && reader.gets.to_s
         expect(ready).to start_with('child ready')
-        child = ready.split.last.to_i
         expect(python(PY_FORKED, port, @redis.cli_command.to_json)).to eq('got' => 'to the child')
         # The parent's connection and the child's own.
         expect(@redis.clients).to eq(2)
       ensure
-        Process.kill('TERM', child) if child&.positive?
-        Process.kill('TERM', pid) unless child&.positive?
-        Process.wait(pid)
+        stop_group(pid)
         reader.close
+      end
+    end
+
+    # Ends the process group `pid` leads (the parent and its forked child):
+    # TERM, then KILL for whatever is left after 5 s.
+    def stop_group(pid)
+      Process.kill('TERM', -pid)
+      deadline = monotonic + 5
+      sleep 0.05 until Process.wait(pid, Process::WNOHANG) || monotonic > deadline
+    rescue Errno::ESRCH, Errno::ECHILD
+      nil
+    ensure
+      begin
+        Process.kill('KILL', -pid)
+        Process.wait(pid)
+      rescue Errno::ESRCH, Errno::ECHILD
+        nil
       end
     end
 
