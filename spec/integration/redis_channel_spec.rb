@@ -2,6 +2,7 @@ require 'spec_helper'
 require 'json'
 require 'open3'
 require 'io/wait'
+require_relative '../../tasks/support/process_group'
 require_relative '../../tasks/support/redis_server'
 require_relative '../../tasks/support/server_process'
 
@@ -324,25 +325,8 @@ module EMWSSpec
         # The parent's connection and the child's own.
         expect(@redis.clients).to eq(2)
       ensure
-        stop_group(pid)
+        ProcessGroup.stop(pid)
         reader.close
-      end
-    end
-
-    # Ends the process group `pid` leads (the parent and its forked child):
-    # TERM, then KILL for whatever is left after 5 s.
-    def stop_group(pid)
-      Process.kill('TERM', -pid)
-      deadline = monotonic + 5
-      sleep 0.05 until Process.wait(pid, Process::WNOHANG) || monotonic > deadline
-    rescue Errno::ESRCH, Errno::ECHILD
-      nil
-    ensure
-      begin
-        Process.kill('KILL', -pid)
-        Process.wait(pid)
-      rescue Errno::ESRCH, Errno::ECHILD
-        nil
       end
     end
 

@@ -5,6 +5,7 @@ require 'json'
 require 'open3'
 require 'rbconfig'
 require 'socket'
+require_relative '../support/process_group'
 
 # Runs em-websocket's own integration suite (spec/integration/*_spec.rb)
 # against em-websocket-rs, or against the original em-websocket as a
@@ -178,24 +179,11 @@ module EmWebSocketSuite
       return [false, status.exitstatus || status.termsig] if status
 
       if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
-        kill_group(pid)
+        ProcessGroup.stop(pid)
         return [true, nil]
       end
       sleep 0.2
     end
-  end
-
-  def kill_group(pid)
-    Process.kill('TERM', -pid)
-    50.times do
-      return if Process.waitpid(pid, Process::WNOHANG)
-
-      sleep 0.1
-    end
-    Process.kill('KILL', -pid)
-    Process.waitpid(pid)
-  rescue Errno::ESRCH, Errno::ECHILD
-    nil
   end
 
   # Which server library the suite really loaded (rspec_setup.rb lists the
