@@ -25,6 +25,14 @@ require 'em-websocket-rs/websocket'
 require 'em-websocket-rs/start_server'
 
 module EmWebSocketRs
+  # This process's figures, every server it has started summed: a Hash of
+  # counters and gauges (`Server#stats` gives one server's). The same
+  # figures as `/metrics` (see `:metrics`), named without the `emws_`
+  # prefix and `_total` suffix; labelled ones are Hashes by label value.
+  def self.stats
+    Native.stats
+  end
+
   # The original gem must not load on top of this one: a later
   # `require 'em-websocket'` anywhere in the application is made a no-op.
   def self.shadow_original

@@ -44,6 +44,7 @@ module EmWebSocketRs
       @connections = {}
       @listeners = {}
       @channel_listeners = {}
+      @drains = {}
       @watch = nil
     end
 
@@ -91,12 +92,45 @@ module EmWebSocketRs
     def stop_server(native)
       return unless @listeners.delete(native.id)
 
+      @drains.delete(native.id)&.cancel
       native.stop(STOP_WAIT)
       dispatch
     end
 
+    # A graceful drain of one server (see Server#stop); `on_done` runs once
+    # every connection has closed or the deadline has dropped the rest.
+    def drain_server(native, seconds, &on_done)
+      return unless @listeners.key?(native.id)
+
+      drain = @drains[native.id] ||= Drain.new(self, native, seconds)
+      drain.callbacks << on_done if on_done
+      drain.start
+      drain_progress
+    end
+
+    # Drains every server, then runs the block (`EM::WebSocket.stop`).
+    def drain_all(seconds, &on_done)
+      natives = @listeners.each_value.map(&:native)
+      return on_done&.call if natives.empty?
+
+      left = natives.size
+      natives.each do |native|
+        drain_server(native, seconds) do
+          left -= 1
+          on_done&.call if left.zero?
+        end
+      end
+    end
+
+    # Whether a drain is under way.
+    def draining?
+      !@drains.empty?
+    end
+
     def dispatch
-      @native.dispatch(self, @connections)
+      delivered = @native.dispatch(self, @connections)
+      drain_progress unless @drains.empty?
+      delivered
     end
 
     # What EventMachine would count of these servers' sockets if it owned
@@ -121,7 +155,19 @@ module EmWebSocketRs
       connection
     end
 
+    # Called by a drain at its end: the server is stopped (what is left is
+    # dropped, `onclose` 1006) and its callbacks run.
+    def _rs_drain_done(drain)
+      @drains.delete(drain.native.id)
+      stop_server(drain.native)
+      drain.callbacks.each(&:call)
+    end
+
     private
+
+    def drain_progress
+      @drains.each_value.select(&:done?).each(&:finish)
+    end
 
     def watch
       return if @watch
@@ -133,6 +179,8 @@ module EmWebSocketRs
     end
 
     def shutdown
+      @drains.each_value(&:cancel)
+      @drains.clear
       listeners = @listeners.values
       @listeners.clear
       listeners.each { |listener| listener.native.stop(STOP_WAIT) }
@@ -152,6 +200,49 @@ module EmWebSocketRs
       rescue => e
         warn "em-websocket-rs: #{e.class} raised while the reactor stopped: #{e.message}"
       end
+    end
+  end
+
+  # One server's graceful drain: no more accepts, a close frame 1001 to each
+  # connection, and a deadline after which what is left is dropped.
+  class Drain
+    attr_reader :native, :callbacks
+
+    # Checks a drain's deadline: a positive, finite number of seconds.
+    def self.seconds(value)
+      unless value.is_a?(Numeric) && value.positive? && value.finite?
+        raise ArgumentError, "drain must be a positive number of seconds, got #{value.inspect}"
+      end
+
+      value.to_f
+    end
+
+    def initialize(reactor, native, seconds)
+      @reactor = reactor
+      @native = native
+      @seconds = seconds
+      @callbacks = []
+      @timer = nil
+    end
+
+    def start
+      return if @timer
+
+      @native.drain(@seconds)
+      @timer = EM.add_timer(@seconds) { finish }
+    end
+
+    def done?
+      @native.open_connections.zero?
+    end
+
+    def finish
+      cancel
+      @reactor._rs_drain_done(self)
+    end
+
+    def cancel
+      EM.cancel_timer(@timer) if @timer
     end
   end
 
@@ -181,9 +272,31 @@ module EmWebSocketRs
       @native.addresses
     end
 
-    # Stops accepting and closes this server's connections.
-    def stop
-      @reactor.stop_server(@native)
+    # Stops accepting and closes this server's connections at once.
+    #
+    # With `drain: seconds`, a graceful drain instead: the port is released at
+    # once, every connection is sent a close frame 1001 "Going away" after
+    # what the application queued, and has `seconds` to answer it (`onclose`
+    # then reports `was_clean: true`); whatever is left at the deadline is
+    # dropped (1006). Returns at once; the block runs when the drain is over.
+    def stop(drain: nil, &on_done)
+      if drain
+        @reactor.drain_server(@native, Drain.seconds(drain), &on_done)
+      else
+        @reactor.stop_server(@native)
+        on_done&.call
+      end
+      nil
+    end
+
+    # The port `metrics: { port: }` listens on, or nil.
+    def metrics_port
+      @native.metrics_port
+    end
+
+    # This server's counters and gauges (see `EmWebSocketRs.stats`).
+    def stats
+      @native.stats
     end
   end
 end

@@ -7,6 +7,9 @@ module EventMachine
       # Connections are given this many seconds to answer a close frame.
       attr_accessor :close_timeout
 
+      # Seconds a TERM under `start` gives connections to close (30).
+      attr_accessor :drain_timeout
+
       attr_reader :max_frame_size
 
       # The largest frame accepted, for connections that do not set their own.
@@ -19,12 +22,15 @@ module EventMachine
     end
     self.max_frame_size = EmWebSocketRs::Native::DEFAULT_MAX_FRAME_SIZE
     @close_timeout = 60
+    @drain_timeout = 30
 
-    # Starts the reactor and a server in it; INT and TERM stop it.
+    # Starts the reactor and a server in it. INT stops it at once; TERM
+    # drains it (see `stop`) within `drain_timeout` seconds, and a second
+    # TERM during the drain stops it at once.
     def self.start(options, &blk)
       EM.epoll
       EM.run do
-        trap("TERM") { stop }
+        trap("TERM") { EM.next_tick { draining? ? stop : stop(drain: drain_timeout) } }
         trap("INT")  { stop }
 
         run(options, &blk)
@@ -38,9 +44,20 @@ module EventMachine
       EmWebSocketRs::Reactor.instance.listen(options, connection_class, &blk)
     end
 
-    def self.stop
+    # Stops the reactor. With `drain: seconds`, every server drains first
+    # (no more accepts, a close frame 1001 "Going away" to each connection,
+    # whatever is left dropped at the deadline), then the reactor stops.
+    def self.stop(drain: nil)
       puts "Terminating WebSocket Server"
-      EM.stop
+      reactor = EmWebSocketRs::Reactor.current
+      return EM.stop unless drain && reactor
+
+      reactor.drain_all(EmWebSocketRs::Drain.seconds(drain)) { EM.stop }
+    end
+
+    # Whether `stop(drain:)` is under way.
+    def self.draining?
+      EmWebSocketRs::Reactor.current&.draining? || false
     end
   end
 end

@@ -10,6 +10,7 @@
 //!   `EM::WebSocket::Connection` sends through.
 //! * `Fanout` (`fanout`) and `RedisChannel` (`redis_channel`): one message
 //!   to many connections, in this process or across processes through Redis.
+//! * `Native.stats` and `Server#stats` (`stats`): the servers' figures.
 //! * `Native.handshake` (`handshake`): the core's handshake for Ruby code
 //!   that drives `EM::WebSocket::Handshake` by hand.
 //!
@@ -25,6 +26,7 @@ mod handshake;
 mod options;
 mod redis_channel;
 mod server;
+mod stats;
 
 use magnus::{prelude::*, Error, Ruby};
 
@@ -43,5 +45,6 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     redis_channel::register(ruby, native)?;
     handshake::register(native)?;
     options::register(native)?;
+    stats::register(native)?;
     Ok(())
 }

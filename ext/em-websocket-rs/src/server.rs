@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use emws_server::{executor::runtime, Server, DEFAULT_MAX_FRAME_SIZE};
-use magnus::{function, method, prelude::*, Error, RArray, RModule, Ruby};
+use magnus::{function, method, prelude::*, Error, RArray, RHash, RModule, Ruby};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Server", free_immediately, size)]
 pub struct NativeServer(pub Server);
@@ -24,6 +24,25 @@ impl NativeServer {
             list.push(addr.to_string())?;
         }
         Ok(list)
+    }
+
+    /// The port of `metrics: { port: }`'s listener, or nil.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.0.metrics_addr().map(|addr| addr.port())
+    }
+
+    pub fn stats(ruby: &Ruby, rb_self: &Self) -> Result<RHash, Error> {
+        crate::stats::snapshot_hash(ruby, &rb_self.0.stats())
+    }
+
+    /// Starts a graceful drain (see `Server::drain`); returns at once.
+    pub fn drain(&self, within: f64) {
+        let within = crate::connection::duration(within).unwrap_or(Duration::ZERO);
+        self.0.drain(within);
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.0.open_connections()
     }
 
     /// Closes the listeners and every connection; waits up to `wait` seconds
@@ -55,5 +74,12 @@ pub fn register(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("port", method!(NativeServer::port, 0))?;
     class.define_method("addresses", method!(NativeServer::addresses, 0))?;
     class.define_method("stop", method!(NativeServer::stop, 1))?;
+    class.define_method("drain", method!(NativeServer::drain, 1))?;
+    class.define_method(
+        "open_connections",
+        method!(NativeServer::open_connections, 0),
+    )?;
+    class.define_method("metrics_port", method!(NativeServer::metrics_port, 0))?;
+    class.define_method("stats", method!(NativeServer::stats, 0))?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use emws_core::OutKind;
 
 use crate::handle::{ConnectionHandle, Payload, Sent};
+use crate::metrics;
 use crate::sync::lock;
 use crate::wake_policy;
 
@@ -94,6 +95,9 @@ impl Fanout {
                 Sent::Gone => members.remove_at(position),
             }
         }
+        drop(members);
+        metrics::CHANNELS.pushes.inc();
+        metrics::CHANNELS.deliveries.add(delivered as u64);
         delivered
     }
 

@@ -137,6 +137,8 @@ pub struct ConnectionHandle {
     finished: AtomicBool,
     /// A deferred send is waiting for its caller's `wake`.
     wake_owed: AtomicBool,
+    /// A send would have passed `outbound_limit`: the connection was aborted.
+    limit_reached: AtomicBool,
     drain_threshold: usize,
     /// What the task's panic said, for the Ruby side's `onerror`.
     panic: Mutex<Option<String>>,
@@ -185,6 +187,7 @@ impl ConnectionHandle {
             outbound_limit,
             finished: AtomicBool::new(false),
             wake_owed: AtomicBool::new(false),
+            limit_reached: AtomicBool::new(false),
             drain_threshold,
             panic: Mutex::new(None),
             on_reactor,
@@ -308,6 +311,11 @@ impl ConnectionHandle {
         addr.as_socket()
     }
 
+    /// Whether a send was refused for passing `outbound_limit`.
+    pub fn limit_reached(&self) -> bool {
+        self.limit_reached.load(Ordering::Relaxed)
+    }
+
     pub fn outbound_limit(&self) -> usize {
         self.outbound_limit
     }
@@ -367,6 +375,7 @@ impl ConnectionHandle {
         }
         let queued = self.outbound_bytes();
         if self.outbound_limit > 0 && queued.saturating_add(len) > self.outbound_limit {
+            self.limit_reached.store(true, Ordering::Relaxed);
             self.disconnect(false);
             return Sent::LimitReached;
         }

@@ -9,6 +9,7 @@
 //!   [`wake_policy`]: when a send wakes the connection's task; [`fanout`]:
 //!   one message to many connections.
 //! * `connection`: a connection's task (socket, protocol, timers).
+//! * [`metrics`]: what a server counts, as a Hash's figures or Prometheus text.
 //! * [`event`]: what the tasks report; [`bridge`]: their queue to the
 //!   reactor thread, and what else that thread runs for the servers.
 //! * [`executor`]: where tasks run: the runtime's workers (TLS sessions,
@@ -22,6 +23,7 @@ pub mod executor;
 pub mod fanout;
 pub mod handle;
 mod message_bytes;
+pub mod metrics;
 pub mod options;
 pub mod server;
 mod server_state;

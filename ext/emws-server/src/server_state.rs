@@ -1,8 +1,9 @@
 //! What a running server's tasks share: its settings, where their events go,
-//! its open connections, and the counts `stop` and `max_connections` read.
+//! its open connections, its counters, and the counts `stop` and
+//! `max_connections` read.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -11,7 +12,10 @@ use tokio::sync::watch;
 use crate::bridge::Bridge;
 use emws_core::HandshakeConfig;
 
+use bytes::Bytes;
+
 use crate::handle::ConnectionHandle;
+use crate::metrics::{Gauges, Metrics};
 use crate::options::ServerConfig;
 use crate::sync::lock;
 
@@ -30,13 +34,24 @@ pub(crate) struct ServerState {
     connections: AtomicUsize,
     /// Every running connection, to be ended by `stop`.
     registry: Mutex<Registry>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// A drain has begun: connections are being closed with 1001.
+    draining: AtomicBool,
+    /// Listeners still open (accept loops not yet ended).
+    pub(crate) listening: AtomicUsize,
 }
 
 #[derive(Default)]
 struct Registry {
     stopping: bool,
+    /// While draining, each connection registered is closed as it comes.
+    drain: Option<Duration>,
     handles: HashMap<u64, Arc<ConnectionHandle>>,
 }
+
+/// What a drain closes every connection with.
+const GOING_AWAY: u16 = 1001;
+const GOING_AWAY_REASON: &[u8] = b"Going away";
 
 impl ServerState {
     pub(crate) fn new(id: u32, config: ServerConfig, bridge: Arc<Bridge>) -> ServerState {
@@ -50,6 +65,9 @@ impl ServerState {
             all_done: Condvar::new(),
             connections: AtomicUsize::new(0),
             registry: Mutex::new(Registry::default()),
+            metrics: Arc::default(),
+            draining: AtomicBool::new(false),
+            listening: AtomicUsize::new(0),
         }
     }
 
@@ -58,9 +76,49 @@ impl ServerState {
         let mut registry = lock(&self.registry);
         if registry.stopping {
             handle.shut_down();
-        } else {
-            registry.handles.insert(handle.id, handle.clone());
+            return;
         }
+        if let Some(within) = registry.drain {
+            going_away(handle, within);
+        }
+        registry.handles.insert(handle.id, handle.clone());
+    }
+
+    /// Starts the closing handshake of every connection, and of any
+    /// registered from now on, with 1001 "Going away"; each peer has
+    /// `within` to answer. What the application queued before is written first.
+    pub(crate) fn drain(&self, within: Duration) {
+        self.draining.store(true, Ordering::Relaxed);
+        let handles: Vec<Arc<ConnectionHandle>> = {
+            let mut registry = lock(&self.registry);
+            registry.drain = Some(within);
+            registry.handles.values().cloned().collect()
+        };
+        for handle in handles {
+            going_away(&handle, within);
+        }
+    }
+
+    /// The gauges, read from what the server tracks anyway.
+    pub(crate) fn gauges(&self) -> Gauges {
+        let mut gauges = Gauges {
+            connections: self.connections.load(Ordering::Relaxed) as u64,
+            draining: self.draining.load(Ordering::Relaxed),
+            ..Gauges::default()
+        };
+        for handle in lock(&self.registry).handles.values() {
+            let buffered = handle.outbound_bytes() as u64;
+            if buffered > 0 {
+                gauges.buffered_bytes += buffered;
+                gauges.buffered_connections += 1;
+            }
+        }
+        gauges
+    }
+
+    /// Connections not yet ended (for a drain to know when it is done).
+    pub(crate) fn open_connections(&self) -> usize {
+        self.connections.load(Ordering::Acquire)
     }
 
     /// A connection has ended.
@@ -75,6 +133,10 @@ impl ServerState {
             registry.stopping = true;
             registry.handles.values().cloned().collect()
         };
+        if self.draining.swap(false, Ordering::Relaxed) {
+            let left = handles.iter().filter(|h| !h.is_finished()).count();
+            self.metrics.drain_dropped.add(left as u64);
+        }
         for handle in handles {
             handle.shut_down();
         }
@@ -102,6 +164,14 @@ impl ServerState {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *live == 0
     }
+}
+
+fn going_away(handle: &ConnectionHandle, within: Duration) {
+    handle.close(
+        Some(GOING_AWAY),
+        Bytes::from_static(GOING_AWAY_REASON),
+        within,
+    );
 }
 
 /// Counts one running task of a server (an accept loop, a connection, a

@@ -13,6 +13,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::{CloseWhen, Task};
 use crate::event::ErrorKind;
+use crate::metrics::{HandshakeFailure, MessageType};
 
 /// How long a graceful end waits for the peer to take our FIN.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
@@ -126,6 +127,10 @@ where
     pub(super) fn on_deadline(&mut self) {
         let now = Instant::now();
         if self.handshake_deadline.is_some_and(|at| now >= at) {
+            self.report
+                .server
+                .metrics
+                .handshake_failed(HandshakeFailure::Timeout);
             self.report_error(ErrorKind::Handshake, "Handshake timed out".to_string());
             self.close_when = CloseWhen::Now;
             return;
@@ -155,6 +160,7 @@ where
             return;
         }
         if deadlines.ping.is_some_and(|at| now >= at) {
+            self.report.server.metrics.ping_timeouts.inc();
             let timeout = self.report.server.config.ping_timeout();
             self.report_error(
                 ErrorKind::Protocol,
@@ -190,6 +196,8 @@ where
         let before = self.outbox.len();
         let ping = protocol.frame(OutKind::Ping, &[]);
         self.outbox.push_slice(ping.header.as_bytes());
+        let metrics = &self.report.server.metrics;
+        metrics.sent.count(MessageType::Control, 1, 0);
         self.add_overhead(before, 0);
         let deadline = self.report.server.config.ping_timeout().map(|t| now + t);
         self.on_demand().deadlines.ping = deadline;

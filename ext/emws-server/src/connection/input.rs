@@ -9,12 +9,14 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
-use emws_core::{Config, Incoming, Protocol, State};
+use emws_core::{Config, Incoming, Protocol, Request, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::{CloseWhen, Task};
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
 use crate::message_bytes::MessageBytes;
+use crate::metrics::{self, HandshakeFailure, MessageType, Snapshot};
+use crate::options::MetricsEndpoint;
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -74,11 +76,19 @@ where
         let request =
             match handshake::read_preface(&self.inbuf, latest_read, config.max_handshake_size) {
                 Ok(Preface::Incomplete) => return,
-                Ok(Preface::PolicyFile) => return self.answer_and_close(POLICY_FILE),
-                Ok(Preface::Healthcheck) => return self.answer_and_close(HEALTHCHECK_RESPONSE),
+                Ok(Preface::PolicyFile) => {
+                    return self.answer_and_close(Bytes::from_static(POLICY_FILE))
+                }
+                Ok(Preface::Healthcheck) => {
+                    return self.answer_and_close(Bytes::from_static(HEALTHCHECK_RESPONSE))
+                }
                 Ok(Preface::Request(request)) => request,
                 Err(error) => return self.fail_handshake(error.message),
             };
+        if config.metrics == Some(MetricsEndpoint::WebSocketPort) && is_metrics_scrape(&request) {
+            let response = metrics::http_response(&Snapshot::of_server(&server));
+            return self.answer_and_close(Bytes::from(response));
+        }
         let accepted = match handshake::accept(&request, &server.handshake) {
             Ok(accepted) => accepted,
             Err(error) => return self.fail_handshake(error.message),
@@ -110,14 +120,18 @@ where
         });
     }
 
-    fn answer_and_close(&mut self, answer: &'static [u8]) {
-        self.outbox.push_bytes(Bytes::from_static(answer));
+    fn answer_and_close(&mut self, answer: Bytes) {
+        self.outbox.push_bytes(answer);
         self.inbuf = BytesMut::new();
         self.handshake_deadline = None;
         self.close_when = CloseWhen::Written;
     }
 
     fn fail_handshake(&mut self, message: String) {
+        self.report
+            .server
+            .metrics
+            .handshake_failed(HandshakeFailure::Invalid);
         self.report_error(ErrorKind::Handshake, message);
         self.close_when = CloseWhen::Now;
     }
@@ -156,18 +170,31 @@ where
         // events, as em-websocket sends it: after the application's replies
         // to the messages before the ping, before those to the messages after.
         let id = self.report.handle.id;
+        let metrics = self.report.server.metrics.clone();
         let mut replies = replies.as_slice();
+        // Counted per read, not per message: one add per type that came.
+        let mut received = ReadCounts::default();
         for event in decoded.drain(..) {
             let event = match event {
-                Incoming::Text(data) => Event::Text {
-                    id,
-                    data: MessageBytes::small_inline(data),
-                },
-                Incoming::Binary(data) => Event::Binary {
-                    id,
-                    data: MessageBytes::small_inline(data),
-                },
+                Incoming::Text(data) => {
+                    received.add(MessageType::Text, data.len());
+                    Event::Text {
+                        id,
+                        data: MessageBytes::small_inline(data),
+                    }
+                }
+                Incoming::Binary(data) => {
+                    received.add(MessageType::Binary, data.len());
+                    Event::Binary {
+                        id,
+                        data: MessageBytes::small_inline(data),
+                    }
+                }
                 Incoming::Ping(data) => {
+                    received.add(MessageType::Control, data.len());
+                    metrics
+                        .sent
+                        .count(MessageType::Control, 1, data.len() as u64);
                     let pong = self.pong_len(&data).min(replies.len());
                     let (this_pong, rest) = replies.split_at(pong);
                     replies = rest;
@@ -177,11 +204,24 @@ where
                         data: MessageBytes::small_inline(data),
                     }
                 }
-                Incoming::Pong(data) => Event::Pong {
-                    id,
-                    data: MessageBytes::small_inline(data),
-                },
+                Incoming::Pong(data) => {
+                    received.add(MessageType::Control, data.len());
+                    Event::Pong {
+                        id,
+                        data: MessageBytes::small_inline(data),
+                    }
+                }
                 Incoming::Close { code, reason } => {
+                    received.add(
+                        MessageType::Control,
+                        reason.len() + 2 * usize::from(code.is_some()),
+                    );
+                    metrics.close_received(code);
+                    if !was_closing {
+                        // Answered with the peer's code (1000 when it gave none).
+                        let echoed = draft.supports_close_codes().then(|| code.unwrap_or(1000));
+                        self.count_close_sent(echoed);
+                    }
                     if let Some((code, reason)) = draft.clean_close(code, reason) {
                         self.report.close_info = Some(Box::new(CloseInfo {
                             code,
@@ -198,6 +238,15 @@ where
         // The close frame (an echo, or ours failing the connection) goes
         // before `onerror`, as em-websocket sends it.
         self.queue_replies(replies, batch);
+        received.flush(&metrics);
+        if let Err(error) = &result {
+            // Hixie drafts send no close frame when failing.
+            if !was_closing && draft.layout().is_some() {
+                self.count_close_sent(
+                    Some(error.kind.code()).filter(|_| draft.supports_close_codes()),
+                );
+            }
+        }
         if let Err(error) = result {
             batch.push(self.error_event(error.kind.into(), error.message));
         }
@@ -211,6 +260,32 @@ where
             } else {
                 CloseWhen::Written
             };
+        }
+    }
+}
+
+/// `GET /metrics`, not an upgrade.
+fn is_metrics_scrape(request: &Request) -> bool {
+    request.method == "GET" && request.path == "/metrics" && request.header("upgrade").is_none()
+}
+
+/// Messages of one read, by type: counted into the server's metrics once.
+#[derive(Default)]
+struct ReadCounts([(u64, u64); MessageType::ALL.len()]);
+
+impl ReadCounts {
+    fn add(&mut self, kind: MessageType, bytes: usize) {
+        let (messages, total) = &mut self.0[kind as usize];
+        *messages += 1;
+        *total += bytes as u64;
+    }
+
+    fn flush(&self, metrics: &crate::metrics::Metrics) {
+        for kind in MessageType::ALL {
+            let (messages, bytes) = self.0[kind as usize];
+            if messages > 0 {
+                metrics.received.count(kind, messages, bytes);
+            }
         }
     }
 }

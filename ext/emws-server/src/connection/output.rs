@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{CloseWhen, Task};
 use crate::event::Event;
 use crate::handle::Payload;
+use crate::metrics::MessageType;
 
 impl<S> Task<S>
 where
@@ -30,6 +31,11 @@ where
             return;
         }
         let counted = payload.len();
+        self.report
+            .server
+            .metrics
+            .sent
+            .count(kind.into(), 1, counted as u64);
         let before = self.outbox.len();
         // permessage-deflate compresses here, on the task's thread.
         let frame = protocol.frame(kind, payload.as_slice());
@@ -47,6 +53,13 @@ where
         if counted > queued {
             self.report.handle.written(counted - queued);
         }
+    }
+
+    /// A close frame went out (ours, an echo, or a failure's).
+    pub(super) fn count_close_sent(&self, code: Option<u16>) {
+        let metrics = &self.report.server.metrics;
+        metrics.close_sent(code);
+        metrics.sent.count(MessageType::Control, 1, 0);
     }
 
     /// Counts the bytes the task queued since the outbox held `before`, less
@@ -71,9 +84,13 @@ where
         }
         let before = self.outbox.len();
         let tail_before = self.outbox.tail_mut().len();
+        let codes = protocol.draft().supports_close_codes();
         protocol.close(code, reason, self.outbox.tail_mut());
         let state = protocol.state();
         self.outbox.commit(tail_before);
+        if self.outbox.len() > before {
+            self.count_close_sent(code.filter(|_| codes));
+        }
         self.add_overhead(before, 0);
         match state {
             State::Closing => self.close_within(timeout),

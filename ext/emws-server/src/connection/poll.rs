@@ -12,6 +12,7 @@ use super::input::poll_read_some;
 use super::{CloseWhen, Task};
 use crate::handle::{Command, Input, Payload};
 use crate::message_bytes::MessageBytes;
+use crate::metrics::HandshakeFailure;
 
 /// Protocol replies (pongs, close echoes) queued for a peer that does not read
 /// beyond this stop us from reading more from it.
@@ -74,7 +75,15 @@ where
                     Input::Application => this.poll_read_for_application(cx),
                 };
                 match read {
-                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        if this.protocol.is_none() && this.input == Input::Native {
+                            this.report
+                                .server
+                                .metrics
+                                .handshake_failed(HandshakeFailure::ClosedEarly);
+                        }
+                        return Poll::Ready(());
+                    }
                     Poll::Ready(Ok(read)) => {
                         progress = true;
                         this.read();

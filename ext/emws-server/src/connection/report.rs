@@ -25,6 +25,9 @@ impl Drop for ClosedReport {
     fn drop(&mut self) {
         self.server.forget(self.handle.id);
         self.handle.finish();
+        if self.handle.limit_reached() {
+            self.server.metrics.outbound_limit_aborts.inc();
+        }
         // A panic unwinding through the task drops it right here; one caught
         // by `CatchPanic` first left its message in the handle.
         let panic = self.handle.take_panic().or_else(|| {

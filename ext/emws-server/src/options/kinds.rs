@@ -223,6 +223,55 @@ impl Kind for Compression {
     }
 }
 
+/// Where `GET /metrics` is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsEndpoint {
+    /// On the WebSocket port, before any upgrade.
+    WebSocketPort,
+    /// On a listener of its own.
+    Separate { host: String, port: u16 },
+}
+
+/// `metrics: true`, or `metrics: { port: 9394, host: "127.0.0.1" }`.
+pub struct Metrics;
+
+impl Kind for Metrics {
+    type Value = Option<MetricsEndpoint>;
+    fn read(value: &OptionValue) -> Result<Option<MetricsEndpoint>, OptionError> {
+        match value {
+            OptionValue::Bool(false) => Ok(None),
+            OptionValue::Bool(true) => Ok(Some(MetricsEndpoint::WebSocketPort)),
+            OptionValue::Map(entries) => {
+                if let Some((key, _)) = entries.iter().find(
+                    |(key, _)| !matches!(key, OptionValue::Symbol(k) if k == "port" || k == "host"),
+                ) {
+                    return Err(OptionError::Message(format!(
+                        ":metrics has an unknown key {key} (known: :port, :host)"
+                    )));
+                }
+                let port = Port::read(value.get("port")).map_err(|_| {
+                    OptionError::Message(format!(
+                        ":metrics's :port must be an Integer from 0 to 65535, got {}",
+                        value.get("port")
+                    ))
+                })?;
+                let host = match value.get("host") {
+                    OptionValue::Nil => "127.0.0.1".to_string(),
+                    host => Host::read(host).map_err(|_| {
+                        OptionError::Message(format!(
+                            ":metrics's :host must be a String, got {host}"
+                        ))
+                    })?,
+                };
+                Ok(Some(MetricsEndpoint::Separate { host, port }))
+            }
+            _ => Err(OptionError::Expected(
+                "true, false or a Hash (:port, :host)",
+            )),
+        }
+    }
+}
+
 /// The certificate, key and client CA, as the Ruby side has mapped
 /// EventMachine's `:tls_options` (a PEM is a file, `<name>_file`, or its
 /// text). Loaded and checked now, so that a bad file is reported when the

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use emws_core::HandshakeConfig;
 
-pub use kinds::Kind;
 use kinds::{
-    Compression, Count, CountOrZero, Flag, Host, OptionalCount, Port, Protocols, Seconds, Tls,
+    Compression, Count, CountOrZero, Flag, Host, Metrics, OptionalCount, Port, Protocols, Seconds,
+    Tls,
 };
+pub use kinds::{Kind, MetricsEndpoint};
 pub use value::{OptionError, OptionValue};
 
 use crate::tls::TlsConfig;
@@ -132,6 +133,11 @@ server_options! {
     reuse_port: Flag = (false), shown "`false`";
     /// listen backlog
     backlog: Count = (1024), shown "1024";
+    /// Prometheus metrics: `true` answers `GET /metrics` on this port (the
+    /// application never sees it); `{ port: 9394 }` serves them on a
+    /// listener of their own instead (`:host` defaults to `"127.0.0.1"`);
+    /// see In production below
+    metrics: Metrics = (None), shown "off";
 }
 
 impl ServerConfig {

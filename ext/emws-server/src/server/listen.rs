@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,7 @@ pub(super) async fn accept_loop(
     // The port is free again before `stop` (waiting for `live`) returns:
     // parameters would be dropped in reverse order, `live` first.
     drop(listener);
+    state.listening.fetch_sub(1, Ordering::AcqRel);
     drop(live);
 }
 

@@ -2,8 +2,10 @@
 //!
 //! * `listen`: binding every address of the host, and accepting.
 //! * `spawn`: each accepted connection's task, where it runs, and refusals.
+//! * `metrics_endpoint`: `GET /metrics` on a listener of its own.
 
 mod listen;
+mod metrics_endpoint;
 mod spawn;
 
 use std::io;
@@ -16,7 +18,8 @@ use tokio::net::TcpListener;
 
 use crate::bridge::Bridge;
 use crate::executor::runtime;
-use crate::options::ServerConfig;
+use crate::metrics::{self, Snapshot};
+use crate::options::{MetricsEndpoint, ServerConfig};
 use crate::server_state::{Live, ServerState};
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
@@ -24,11 +27,15 @@ static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
 /// How long `stop` waits for the last connections before it polls the
 /// reactor thread's tasks again.
 const STOP_POLL: Duration = Duration::from_millis(1);
+/// How long a drain waits for its listeners to close.
+const LISTENERS_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// A running server: its listeners accept until `stop`.
 pub struct Server {
     state: Arc<ServerState>,
     local_addrs: Vec<SocketAddr>,
+    /// Where `metrics: { port: }` listens.
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -40,19 +47,46 @@ impl Server {
             .iter()
             .map(StdTcpListener::local_addr)
             .collect::<io::Result<Vec<_>>>()?;
+        let metrics_listener = match &config.metrics {
+            Some(MetricsEndpoint::Separate { host, port }) => {
+                Some(metrics_endpoint::bind(host, *port)?)
+            }
+            _ => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(StdTcpListener::local_addr)
+            .transpose()?;
         let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(ServerState::new(id, config, bridge));
+        metrics::register(&state);
         let runtime = runtime::get()?;
         let _entered = runtime.enter();
         for listener in listeners {
             let listener = TcpListener::from_std(listener)?;
             let live = Live::new(&state);
+            state.listening.fetch_add(1, Ordering::AcqRel);
             // Subscribed here, not in the task: a `stop` before the task first
             // runs must still reach it.
             let shutdown = state.shutdown.subscribe();
             runtime.spawn(listen::accept_loop(listener, shutdown, state.clone(), live));
         }
-        Ok(Server { state, local_addrs })
+        if let Some(listener) = metrics_listener {
+            let listener = TcpListener::from_std(listener)?;
+            let live = Live::new(&state);
+            let shutdown = state.shutdown.subscribe();
+            runtime.spawn(metrics_endpoint::serve(
+                listener,
+                shutdown,
+                state.clone(),
+                live,
+            ));
+        }
+        Ok(Server {
+            state,
+            local_addrs,
+            metrics_addr,
+        })
     }
 
     pub fn id(&self) -> u32 {
@@ -61,6 +95,35 @@ impl Server {
 
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// What this server has counted, and its gauges now.
+    pub fn stats(&self) -> Snapshot {
+        Snapshot::of_server(&self.state)
+    }
+
+    /// A graceful drain: the listeners close at once (the port is free for
+    /// the next process), and every connection is sent a close frame 1001
+    /// "Going away" after what the application queued, its peer given
+    /// `within` to answer. Returns at once; `stop` ends what is left.
+    pub fn drain(&self, within: Duration) {
+        self.state.shutdown.send_replace(true);
+        self.state.drain(within);
+        // The accept loops close their listeners on the workers; the port
+        // is free once they have.
+        let deadline = Instant::now() + LISTENERS_CLOSE_WAIT;
+        while self.state.listening.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(STOP_POLL);
+        }
+    }
+
+    /// Connections not yet ended: a drain is done when none is left.
+    pub fn open_connections(&self) -> usize {
+        self.state.open_connections()
     }
 
     /// Closes the listeners and every connection, and waits (up to `wait`)

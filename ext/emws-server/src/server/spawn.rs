@@ -14,6 +14,7 @@ use crate::connection::{self, CatchPanic};
 use crate::event::Event;
 use crate::executor::local;
 use crate::handle::ConnectionHandle;
+use crate::metrics::HandshakeFailure;
 use crate::server_state::{Live, ServerState};
 use crate::tls::{TlsConfig, TlsConn};
 
@@ -30,7 +31,11 @@ const SERVICE_UNAVAILABLE: &[u8] =
 /// and the session's cryptography.
 pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>) {
     let _ = stream.set_nodelay(true);
+    state.metrics.accepted.inc();
     let Some(slot) = state.admit() else {
+        state
+            .metrics
+            .handshake_failed(HandshakeFailure::MaxConnections);
         refuse(stream, state);
         return;
     };
@@ -110,8 +115,12 @@ async fn accept_tls(tls: &TlsConfig, stream: TcpStream, state: &ServerState) -> 
     if *shutdown.borrow_and_update() {
         return TlsConn::Down;
     }
-    tokio::select! {
-        _ = shutdown.changed() => TlsConn::Down,
+    let conn = tokio::select! {
+        _ = shutdown.changed() => return TlsConn::Down,
         conn = tls.accept(stream, state.config.handshake_timeout) => conn,
+    };
+    if matches!(conn, TlsConn::Down) {
+        state.metrics.handshake_failed(HandshakeFailure::Tls);
     }
+    conn
 }
