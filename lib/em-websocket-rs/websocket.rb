@@ -30,7 +30,9 @@ module EventMachine
     def self.start(options, &blk)
       EM.epoll
       EM.run do
-        trap("TERM") { EM.next_tick { draining? ? stop : stop(drain: drain_timeout) } }
+        # Handed to the reactor from another thread: EventMachine's queue
+        # takes a lock, which a trap handler may not.
+        trap("TERM") { Thread.new { EM.schedule { draining? ? stop : stop(drain: drain_timeout) } } }
         trap("INT")  { stop }
 
         run(options, &blk)
