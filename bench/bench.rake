@@ -56,8 +56,9 @@ module EmwsBench
   # every pid), all given REDIS_URL for the bench's redis-server when `redis`.
   # `pace_of`: run after the rounds, at the original's median messages/s in
   # that scenario (--rate), to measure latency at the original's best rate.
+  # `env`: more environment for the server processes.
   Scenario = Struct.new(:key, :title, :app, :original_app, :args, :metrics, :only, :workers, :servers, :redis,
-                        :baseline, :baseline_note, :pace_of, keyword_init: true)
+                        :baseline, :baseline_note, :pace_of, :env, keyword_init: true)
   CHART = File.join(__dir__, 'chart.py')
   RESULTS_PNG = File.join(__dir__, 'results.png')
   PYTHON = '/usr/bin/python3'
@@ -87,6 +88,13 @@ module EmwsBench
                              ['p99 latency', 'p99_us', :lower, 1, 'us']]),
       Scenario.new(key: 'echo_32', title: 'echo 100 conns x 10 in flight x 32 B text', app: 'echo', args: echo32,
                    metrics: [*echo_rate, ['p99 latency under this load', 'p99_us', :lower, 0.001, 'ms']]),
+      # What reading the figures costs: the same load, with a scraper reading
+      # GET /metrics ten times a second (compare with the echo_32 row).
+      Scenario.new(key: 'echo_32_scraped',
+                   title: 'echo 100 conns x 10 in flight x 32 B text, metrics: true, scraped 10 times a second',
+                   app: 'echo', only: 'rs', env: { 'METRICS' => '1' }, baseline: 'echo_32',
+                   baseline_note: 'not scraped; em-websocket-rs unscraped is the echo 100 x 10 x 32 B row',
+                   args: [*echo32, '--scrape-every', '0.1'], metrics: echo_rate),
       # No pipelining: one message per connection per turn, so every message
       # costs its own read, write and hand-offs, which the kernel dominates.
       Scenario.new(key: 'echo_32_unpipelined', title: 'echo 100 conns x 1 in flight x 32 B text', app: 'echo',
@@ -250,7 +258,7 @@ module EmwsBench
     mine = scenarios.select do |scenario|
       (scenario.only.nil? || scenario.only == impl.key) && scenario.pace_of.nil? && runnable?(scenario)
     end
-    groups = mine.chunk_while { |a, b| a.app == b.app && a.key != 'idle' && b.key != 'idle' }
+    groups = mine.chunk_while { |a, b| a.app == b.app && a.env == b.env && a.key != "idle" && b.key != "idle" }
     groups.each { |group| run_group(impl, group, runs, failures) }
   end
 
@@ -323,6 +331,7 @@ module EmwsBench
     env = { 'HOST' => '127.0.0.1' }
     env['WORKERS'] = scenario.workers.to_s if scenario.workers
     env['REDIS_URL'] = @redis.url if scenario.redis
+    env.merge!(scenario.env) if scenario.env
     server = ServerProcess.new(script, log: log, ruby_args: impl.ruby_args, env: env, pgroup: false)
     begin
       server.start.wait_for_port(

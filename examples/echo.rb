@@ -24,7 +24,8 @@ EM.run do
   trap('INT') { EM.stop }
   trap('TERM') { EM.stop }
 
-  EM::WebSocket.run(host: host, port: port) do |ws|
+  # METRICS=1: GET /metrics answers with the server's figures (em-websocket-rs).
+  EM::WebSocket.run(host: host, port: port, metrics: ENV['METRICS'] == '1') do |ws|
     ws.onmessage { |msg| ws.send(msg) }
     ws.onbinary { |msg| ws.send_binary(msg) }
     ws.onerror { |e| warn "websocket error: #{e.class}: #{e.message}" }

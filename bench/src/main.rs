@@ -7,6 +7,7 @@ mod broadcast;
 mod echo;
 mod idle;
 mod payload;
+mod scrape;
 mod stats;
 mod ws;
 
@@ -105,6 +106,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     threads: usize,
 
+    /// Scrape the server's `GET /metrics` (on --url's port) every this many
+    /// seconds while the load runs; the report gives the number of scrapes.
+    #[arg(long)]
+    scrape_every: Option<f64>,
+
     /// One line of JSON instead of a human-readable report.
     #[arg(long)]
     json: bool,
@@ -178,6 +184,10 @@ async fn run(args: &Args) -> Result<Map<String, Value>> {
         "mode".into(),
         format!("{:?}", args.mode).to_lowercase().into(),
     );
+    let scraper = match args.scrape_every {
+        Some(every) => Some(scrape::Scraper::start(args.url.addr, Args::seconds(every)?)),
+        None => None,
+    };
     let body = match args.mode {
         Mode::Echo => {
             let connections = args.connections.unwrap_or(100);
@@ -188,6 +198,9 @@ async fn run(args: &Args) -> Result<Map<String, Value>> {
         Mode::Idle => idle::run(args, args.connections.unwrap_or(1000), fd_limit).await?,
     };
     report.extend(body);
+    if let Some(scraper) = scraper {
+        report.insert("scrapes".into(), scraper.finish().await?.into());
+    }
     Ok(report)
 }
 
