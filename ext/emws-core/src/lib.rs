@@ -12,6 +12,8 @@
 //! * [`message`]: reassembly of fragmented messages.
 //! * [`protocol`]: the state machine of an open connection.
 //! * [`deflate`]: permessage-deflate (RFC 7692): negotiation and codec.
+//! * [`proxy`]: the client's address behind proxies: PROXY protocol headers,
+//!   and forwarding headers from trusted proxies.
 
 pub mod close;
 pub mod deflate;
@@ -20,6 +22,7 @@ pub mod frame;
 pub mod handshake;
 pub mod message;
 pub mod protocol;
+pub mod proxy;
 pub mod utf8;
 
 pub use deflate::{DeflateConfig, DeflateParams};
