@@ -241,9 +241,16 @@ module EventMachine
         @options[:close_timeout] || WebSocket.close_timeout
       end
 
-      # The peer's IP address as a String (IPv4 or IPv6).
+      # The peer's IP address as a String (IPv4 or IPv6): the client a
+      # PROXY protocol header named (`:proxy_protocol`), or, from `onopen`
+      # on, the one a trusted proxy forwarded for (`:trusted_proxies`).
       def remote_ip
-        @native.peer_ip
+        _rs_peer.first
+      end
+
+      # [ip, port] of the peer, as `remote_ip` tells it.
+      def _rs_peer
+        @_rs_forwarded_for || [@native.peer_ip, @native.peer_port]
       end
 
       # The native handle, for EmWebSocketRs::Channel.

@@ -279,7 +279,15 @@ fn deliver_message(
     }
 }
 
-type OpenArgs = (RString, RString, RArray, u32, bool, Option<RString>);
+type OpenArgs = (
+    RString,
+    RString,
+    RArray,
+    u32,
+    bool,
+    Option<RString>,
+    Option<(RString, u16)>,
+);
 
 fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
     let request = opened.request;
@@ -295,6 +303,9 @@ fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
         request.version,
         opened.secure,
         opened.protocol.as_deref().map(|p| ruby.str_new(p)),
+        opened
+            .forwarded_for
+            .map(|client| (ruby.str_new(&client.ip().to_string()), client.port())),
     ))
 }
 

@@ -1,5 +1,6 @@
 //! What connection tasks report to the Ruby thread, in the order it happened.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -57,6 +58,9 @@ pub struct Opened {
     pub draft: Draft,
     pub protocol: Option<String>,
     pub secure: bool,
+    /// The client a trusted proxy forwarded for (`:trusted_proxies`), when
+    /// it is not the connection's peer.
+    pub forwarded_for: Option<SocketAddr>,
 }
 
 #[derive(Debug)]

@@ -37,7 +37,8 @@ module EmWebSocketRs
     alias buffered_amount get_outbound_data_size
 
     def get_peername
-      Socket.pack_sockaddr_in(@native.peer_port, @native.peer_ip)
+      ip, port = _rs_peer
+      Socket.pack_sockaddr_in(port, ip)
     end
 
     # The local address, packed as EventMachine packs it; nil once the

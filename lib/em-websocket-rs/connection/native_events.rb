@@ -12,7 +12,9 @@ module EmWebSocketRs
       message_too_big: EventMachine::WebSocket::WSMessageTooBigError
     }.freeze
 
-    def _rs_open(path, query_string, header_pairs, version, secure, protocol)
+    # `forwarded_for`: [ip, port] of the client a trusted proxy named.
+    def _rs_open(path, query_string, header_pairs, version, secure, protocol, forwarded_for)
+      @_rs_forwarded_for = forwarded_for if forwarded_for
       # Not kept: em-websocket lets the handshake go after onopen too, and an
       # idle connection should not hold its request headers.
       handshake = EventMachine::WebSocket::Handshake.completed(path, query_string, header_pairs, version, secure, protocol)

@@ -107,6 +107,15 @@ where
                 deflate: accepted.deflate,
             },
         ));
+        let peer = self.report.handle.peer;
+        let forwarded_for = (!config.trusted_proxies.is_empty())
+            .then(|| {
+                let headers = request.headers.iter();
+                config
+                    .trusted_proxies
+                    .client_address(peer, headers.map(|(n, v)| (n.as_str(), v.as_str())))
+            })
+            .filter(|client| *client != peer);
         self.report.opened = true;
         self.awaiting_ruby += 1;
         server.bridge.push(Event::Opened {
@@ -116,6 +125,7 @@ where
                 draft: accepted.draft,
                 protocol: accepted.protocol,
                 secure: server.handshake.secure,
+                forwarded_for,
             }),
         });
     }

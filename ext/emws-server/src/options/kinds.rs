@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use emws_core::proxy::TrustedProxies as TrustedRanges;
 use emws_core::DeflateConfig;
 
 use super::value::{OptionError, OptionValue};
@@ -220,6 +221,30 @@ impl Kind for Compression {
             )?,
             min_size,
         }))
+    }
+}
+
+/// Addresses and CIDR ranges of proxies whose forwarding headers are believed.
+pub struct TrustedProxies;
+
+impl Kind for TrustedProxies {
+    type Value = TrustedRanges;
+    fn read(value: &OptionValue) -> Result<TrustedRanges, OptionError> {
+        let items = match value {
+            OptionValue::List(items) => items.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        let entries = items
+            .iter()
+            .map(|item| match item {
+                OptionValue::Str(s) => Ok(s.as_str()),
+                _ => Err(OptionError::Expected(
+                    "addresses or CIDR ranges (Strings), e.g. [\"127.0.0.1\", \"10.0.0.0/8\"]",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        TrustedRanges::parse(entries)
+            .map_err(|e| OptionError::Message(format!(":trusted_proxies: {e}")))
     }
 }
 

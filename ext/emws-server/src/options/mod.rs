@@ -14,7 +14,7 @@ use emws_core::HandshakeConfig;
 
 use kinds::{
     Compression, Count, CountOrZero, Flag, Host, Metrics, OptionalCount, Port, Protocols, Seconds,
-    Tls,
+    Tls, TrustedProxies,
 };
 pub use kinds::{Kind, MetricsEndpoint};
 pub use value::{OptionError, OptionValue};
@@ -138,6 +138,15 @@ server_options! {
     /// listener of their own instead (`:host` defaults to `"127.0.0.1"`);
     /// see In production below
     metrics: Metrics = (None), shown "off";
+    /// proxies (addresses or CIDR ranges) whose `Forwarded` or
+    /// `X-Forwarded-For` is believed: when the peer is one, `ws.remote_ip`
+    /// and `get_peername` give the client they name (the rightmost address
+    /// that is not itself trusted); an untrusted peer's headers are ignored
+    trusted_proxies: TrustedProxies = (Default::default()), shown "none";
+    /// every connection starts with a PROXY protocol header (v1 or v2, as
+    /// HAProxy sends it) whose source address becomes the client's; a
+    /// connection without a valid one is dropped unseen, and counted
+    proxy_protocol: Flag = (false), shown "`false`";
 }
 
 impl ServerConfig {

@@ -3,9 +3,11 @@
 //! * `listen`: binding every address of the host, and accepting.
 //! * `spawn`: each accepted connection's task, where it runs, and refusals.
 //! * `metrics_endpoint`: `GET /metrics` on a listener of its own.
+//! * `proxy_header`: the PROXY protocol header before a connection's first byte.
 
 mod listen;
 mod metrics_endpoint;
+mod proxy_header;
 mod spawn;
 
 use std::io;

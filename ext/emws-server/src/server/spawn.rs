@@ -10,12 +10,13 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::proxy_header;
 use crate::connection::{self, CatchPanic};
 use crate::event::Event;
 use crate::executor::local;
 use crate::handle::ConnectionHandle;
 use crate::metrics::HandshakeFailure;
-use crate::server_state::{Live, ServerState};
+use crate::server_state::{ConnectionSlot, Live, ServerState};
 use crate::tls::{TlsConfig, TlsConn};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
@@ -24,7 +25,8 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 const SERVICE_UNAVAILABLE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nToo many connections";
 
-/// Starts the task of an accepted connection. A plain connection's socket
+/// Starts the task of an accepted connection (after its PROXY protocol
+/// header, with `proxy_protocol`). A plain connection's socket
 /// moves to the reactor thread's epoll set, and its task is polled by that
 /// thread: no thread stands between the socket and the Ruby code it feeds.
 /// A TLS session stays on the runtime's workers, which run the handshake
@@ -39,6 +41,23 @@ pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<
         refuse(stream, state);
         return;
     };
+    if !state.config.proxy_protocol {
+        return start(stream, peer, state, slot);
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut stream = stream;
+        match proxy_header::read(&mut stream, &state).await {
+            Ok(client) => start(stream, client.unwrap_or(peer), &state, slot),
+            // Dropped unseen: the application never hears of it.
+            Err(()) => state
+                .metrics
+                .handshake_failed(HandshakeFailure::ProxyHeader),
+        }
+    });
+}
+
+fn start(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>, slot: ConnectionSlot) {
     let fd = stream.as_raw_fd();
     match state.config.tls().cloned() {
         None => {
