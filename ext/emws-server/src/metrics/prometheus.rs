@@ -245,8 +245,10 @@ mod tests {
 
     #[test]
     fn renders_every_family_with_help_and_type() {
-        let mut snapshot = Snapshot::default();
-        snapshot.accepted = 7;
+        let mut snapshot = Snapshot {
+            accepted: 7,
+            ..Snapshot::default()
+        };
         snapshot.received.messages[MessageType::Text as usize] = 3;
         snapshot.closes_sent[CloseCode::bucket(Some(1001))] = 2;
         let text = render(&snapshot);
