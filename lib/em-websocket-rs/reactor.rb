@@ -208,10 +208,13 @@ module EmWebSocketRs
   class Drain
     attr_reader :native, :callbacks
 
-    # Checks a drain's deadline: a positive, finite number of seconds.
+    # The longest drain: a day.
+    MAX_SECONDS = 86_400
+
+    # Checks a drain's deadline: a positive number of seconds, at most a day.
     def self.seconds(value)
-      unless value.is_a?(Numeric) && value.positive? && value.finite?
-        raise ArgumentError, "drain must be a positive number of seconds, got #{value.inspect}"
+      unless value.is_a?(Numeric) && value.positive? && value <= MAX_SECONDS
+        raise ArgumentError, "drain must be a positive number of seconds (at most #{MAX_SECONDS}), got #{value.inspect}"
       end
 
       value.to_f

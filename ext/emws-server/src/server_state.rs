@@ -52,6 +52,8 @@ struct Registry {
 /// What a drain closes every connection with.
 const GOING_AWAY: u16 = 1001;
 const GOING_AWAY_REASON: &[u8] = b"Going away";
+/// How long past a drain's deadline a connection's own close timeout is.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 impl ServerState {
     pub(crate) fn new(id: u32, config: ServerConfig, bridge: Arc<Bridge>) -> ServerState {
@@ -166,11 +168,13 @@ impl ServerState {
     }
 }
 
+/// The drain's deadline ends what is left (`stop`, counted as dropped by
+/// the drain): a connection's own close timeout is set past it.
 fn going_away(handle: &ConnectionHandle, within: Duration) {
     handle.close(
         Some(GOING_AWAY),
         Bytes::from_static(GOING_AWAY_REASON),
-        within,
+        within.saturating_add(DRAIN_GRACE),
     );
 }
 

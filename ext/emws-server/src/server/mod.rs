@@ -29,6 +29,8 @@ static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
 /// How long `stop` waits for the last connections before it polls the
 /// reactor thread's tasks again.
 const STOP_POLL: Duration = Duration::from_millis(1);
+/// The longest drain (a day): beyond it, deadlines would not be real ones.
+const MAX_DRAIN: Duration = Duration::from_secs(24 * 3600);
 /// How long a drain waits for its listeners to close.
 const LISTENERS_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -114,7 +116,7 @@ impl Server {
     /// `within` to answer. Returns at once; `stop` ends what is left.
     pub fn drain(&self, within: Duration) {
         self.state.shutdown.send_replace(true);
-        self.state.drain(within);
+        self.state.drain(within.min(MAX_DRAIN));
         // The accept loops close their listeners on the workers; the port
         // is free once they have.
         let deadline = Instant::now() + LISTENERS_CLOSE_WAIT;
