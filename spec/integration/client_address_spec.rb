@@ -101,6 +101,28 @@ module EMWSSpec
         expect(seen.first[:remote_ip]).to eq('127.0.0.1')
       end
 
+      it 'trusts an IPv6 peer by its range' do
+        seen = []
+        thread = holder = nil
+        begin
+          TCPServer.new('::1', 0).close
+        rescue SystemCallError
+          skip 'no IPv6 loopback here'
+        end
+        em_run(timeout: 8) do
+          start_server(host: '::1', trusted_proxies: ['::1/128']) do |ws|
+            ws.onopen { seen << ws.remote_ip; ws.send('hello') }
+          end
+          thread, holder = in_thread do
+            socket = TCPSocket.new('::1', port)
+            socket.write(ws_request.sub("\r\n\r\n", "\r\nX-Forwarded-For: 2001:db8::42\r\n\r\n"))
+            read_first_message(socket).tap { socket.close }
+          end
+        end
+        expect(join_thread!(thread, holder)).to eq('hello')
+        expect(seen).to eq(['2001:db8::42'])
+      end
+
       it 'rejects a bad entry, naming it' do
         em_run do
           expect { start_server(trusted_proxies: ['10.0.0.0/33']) }.to raise_error(ArgumentError, %r{10\.0\.0\.0/33})
