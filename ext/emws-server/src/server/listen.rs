@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::spawn::spawn_connection;
 use crate::options::ServerConfig;
 use crate::server_state::{Live, ServerState};
 
@@ -61,17 +60,22 @@ fn bind(addr: SocketAddr, config: &ServerConfig) -> io::Result<StdTcpListener> {
     Ok(socket.into())
 }
 
-pub(super) async fn accept_loop(
+/// Accepts until `shutdown`, handing each connection to `serve` (the
+/// WebSocket port's `spawn_connection`, or the metrics listener's answer).
+pub(super) async fn accept_loop<F>(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     state: Arc<ServerState>,
     live: Live,
-) {
+    serve: F,
+) where
+    F: Fn(TcpStream, SocketAddr, &Arc<ServerState>),
+{
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => spawn_connection(stream, peer, &state),
+                Ok((stream, peer)) => serve(stream, peer, &state),
                 Err(error) => {
                     if is_out_of_descriptors(&error) {
                         // Accepting again at once would spin: wait for a descriptor to free up.

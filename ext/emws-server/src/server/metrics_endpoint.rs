@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::net::TcpStream;
 
 use crate::metrics::{self, Snapshot};
 use crate::server_state::{Live, ServerState};
@@ -35,29 +34,14 @@ pub(super) fn bind(host: &str, port: u16) -> io::Result<StdTcpListener> {
     Ok(listener)
 }
 
-pub(super) async fn serve(
-    listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
-    state: Arc<ServerState>,
-    live: Live,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    let state = state.clone();
-                    let live = Live::new(&state);
-                    tokio::spawn(async move {
-                        let _live = live;
-                        let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &state)).await;
-                    });
-                }
-            }
-        }
-    }
-    drop(listener);
-    drop(live);
+/// Answers one scraper's connection, on a task of its own.
+pub(super) fn serve(stream: TcpStream, _peer: SocketAddr, state: &Arc<ServerState>) {
+    let state = state.clone();
+    let live = Live::new(&state);
+    tokio::spawn(async move {
+        let _live = live;
+        let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &state)).await;
+    });
 }
 
 async fn answer(mut stream: TcpStream, state: &ServerState) -> io::Result<()> {

@@ -26,6 +26,9 @@ use crate::server_state::{Live, ServerState};
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
 
+/// What a listener does with each connection it accepts.
+type Serve = fn(tokio::net::TcpStream, SocketAddr, &Arc<ServerState>);
+
 /// How long `stop` waits for the last connections before it polls the
 /// reactor thread's tasks again.
 const STOP_POLL: Duration = Duration::from_millis(1);
@@ -66,25 +69,20 @@ impl Server {
         metrics::register(&state);
         let runtime = runtime::get()?;
         let _entered = runtime.enter();
-        for listener in listeners {
+        let metrics_listener = metrics_listener.map(|l| (l, metrics_endpoint::serve as Serve));
+        let listeners = listeners
+            .into_iter()
+            .map(|l| (l, spawn::spawn_connection as Serve))
+            .chain(metrics_listener);
+        for (listener, serve) in listeners {
             let listener = TcpListener::from_std(listener)?;
             let live = Live::new(&state);
             state.listening.fetch_add(1, Ordering::AcqRel);
             // Subscribed here, not in the task: a `stop` before the task first
             // runs must still reach it.
             let shutdown = state.shutdown.subscribe();
-            runtime.spawn(listen::accept_loop(listener, shutdown, state.clone(), live));
-        }
-        if let Some(listener) = metrics_listener {
-            let listener = TcpListener::from_std(listener)?;
-            let live = Live::new(&state);
-            let shutdown = state.shutdown.subscribe();
-            runtime.spawn(metrics_endpoint::serve(
-                listener,
-                shutdown,
-                state.clone(),
-                live,
-            ));
+            let accepting = listen::accept_loop(listener, shutdown, state.clone(), live, serve);
+            runtime.spawn(accepting);
         }
         Ok(Server {
             state,
