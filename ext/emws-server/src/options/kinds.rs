@@ -106,6 +106,40 @@ impl Kind for Seconds {
     }
 }
 
+/// A positive rate (per second), or a multiple: an Integer or a Float.
+pub struct Positive;
+
+impl Kind for Positive {
+    type Value = Option<f64>;
+    fn read(value: &OptionValue) -> Result<Option<f64>, OptionError> {
+        match value {
+            OptionValue::Int(i) if *i > 0 => Ok(Some(*i as f64)),
+            OptionValue::Float(x) if *x > 0.0 && x.is_finite() => Ok(Some(*x)),
+            _ => Err(OptionError::Expected("a positive number")),
+        }
+    }
+}
+
+/// What a connection over its rate limit gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitAction {
+    /// Closed with 1008 "Rate limit exceeded".
+    Close,
+    /// Its excess messages are dropped (and counted); it stays open.
+    Drop,
+}
+
+impl Kind for RateLimitAction {
+    type Value = RateLimitAction;
+    fn read(value: &OptionValue) -> Result<RateLimitAction, OptionError> {
+        match value {
+            OptionValue::Symbol(s) | OptionValue::Str(s) if s == "close" => Ok(RateLimitAction::Close),
+            OptionValue::Symbol(s) | OptionValue::Str(s) if s == "drop" => Ok(RateLimitAction::Drop),
+            _ => Err(OptionError::Expected(":close or :drop")),
+        }
+    }
+}
+
 /// Subprotocol names (HTTP tokens), one or a list.
 pub struct Protocols;
 

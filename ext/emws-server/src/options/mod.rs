@@ -13,10 +13,10 @@ use std::time::Duration;
 use emws_core::HandshakeConfig;
 
 use kinds::{
-    Compression, Count, CountOrZero, Flag, Host, Metrics, OptionalCount, Port, Protocols, Seconds,
-    Tls, TrustedProxies,
+    Compression, Count, CountOrZero, Flag, Host, Metrics, OptionalCount, Port, Positive, Protocols,
+    Seconds, Tls, TrustedProxies,
 };
-pub use kinds::{Kind, MetricsEndpoint};
+pub use kinds::{Kind, MetricsEndpoint, RateLimitAction};
 pub use value::{OptionError, OptionValue};
 
 use crate::tls::TlsConfig;
@@ -147,6 +147,17 @@ server_options! {
     /// HAProxy sends it) whose source address becomes the client's; a
     /// connection without a valid one is dropped unseen, and counted
     proxy_protocol: Flag = (false), shown "`false`";
+    /// messages (text and binary) a connection may send per second, on
+    /// average; checked before a message reaches Ruby (see Rate limits below)
+    max_messages_per_second: Positive = (None), shown "none";
+    /// payload bytes a connection may send per second, on average
+    max_bytes_per_second: Positive = (None), shown "none";
+    /// how far a connection may run ahead of its rates: each bucket holds
+    /// this many seconds' worth
+    burst: Positive = (None), shown "1 (second)";
+    /// `:close` closes a connection over a limit with 1008 "Rate limit
+    /// exceeded"; `:drop` drops its excess messages and keeps it open
+    rate_limit_action: RateLimitAction = (RateLimitAction::Close), shown "`:close`";
 }
 
 impl ServerConfig {
