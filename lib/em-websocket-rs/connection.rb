@@ -38,6 +38,9 @@ module EventMachine
         connection
       end
 
+      # em-websocket-rs: decide on the upgrade before it happens (see Upgrade).
+      # Set it in the server's block: the request is read after it has run.
+      def onupgrade(&blk);  @onupgrade = blk; end
       def onopen(&blk);     @onopen = blk;    end
       def onclose(&blk);    @onclose = blk;   end
       def onerror(&blk);    @onerror = blk;   end

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use emws_core::OutKind;
+use emws_server::upgrade::UpgradeDecision;
 use emws_server::{wake_policy, ConnectionHandle, Payload, Sent};
 use magnus::rb_sys::AsRawValue;
 use magnus::value::{IntoId, LazyId, ReprValue};
-use magnus::{method, prelude::*, Error, RModule, RString, Ruby, StaticSymbol, Value};
+use magnus::{method, prelude::*, Error, RArray, RModule, RString, Ruby, StaticSymbol, Value};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Connection", free_immediately, size)]
 pub struct NativeConnection(pub Arc<ConnectionHandle>);
@@ -167,6 +168,46 @@ impl NativeConnection {
         self.0.disconnect(after_writing);
     }
 
+    /// `ws.onupgrade`'s acceptance: the subprotocol (nil: the server's
+    /// choice) and more response headers (`[name, value, ...]`).
+    pub fn accept_upgrade(
+        ruby: &Ruby,
+        rb_self: &Self,
+        protocol: Option<String>,
+        headers: RArray,
+    ) -> Result<(), Error> {
+        let headers = header_pairs(headers)?;
+        rb_self.decide(ruby, UpgradeDecision::Accept { protocol, headers })
+    }
+
+    /// `ws.onupgrade`'s refusal: the HTTP response the client gets instead.
+    pub fn refuse_upgrade(
+        ruby: &Ruby,
+        rb_self: &Self,
+        status: u16,
+        headers: RArray,
+        body: RString,
+    ) -> Result<(), Error> {
+        let headers = header_pairs(headers)?;
+        let body = copy_bytes(body);
+        rb_self.decide(
+            ruby,
+            UpgradeDecision::Refuse {
+                status,
+                headers,
+                body,
+            },
+        )
+    }
+
+    fn decide(&self, ruby: &Ruby, decision: UpgradeDecision) -> Result<(), Error> {
+        decision
+            .check()
+            .map_err(|e| Error::new(ruby.exception_arg_error(), e))?;
+        self.0.decide(decision);
+        Ok(())
+    }
+
     pub fn outbound_bytes(&self) -> usize {
         self.0.outbound_bytes()
     }
@@ -198,6 +239,15 @@ impl NativeConnection {
 }
 
 /// Seconds from Ruby; zero, negative or not a number means none.
+/// `[name, value, name, value, ...]` as pairs.
+fn header_pairs(flat: RArray) -> Result<Vec<(String, String)>, Error> {
+    let items: Vec<String> = flat.to_vec()?;
+    Ok(items
+        .chunks(2)
+        .map(|pair| (pair[0].clone(), pair.get(1).cloned().unwrap_or_default()))
+        .collect())
+}
+
 pub fn duration(seconds: f64) -> Option<Duration> {
     if seconds.is_finite() && seconds > 0.0 {
         Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
@@ -221,6 +271,14 @@ pub fn register(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("send_raw", method!(NativeConnection::send_raw, 1))?;
     class.define_method("close", method!(NativeConnection::close, 3))?;
     class.define_method("disconnect", method!(NativeConnection::disconnect, 1))?;
+    class.define_method(
+        "accept_upgrade",
+        method!(NativeConnection::accept_upgrade, 2),
+    )?;
+    class.define_method(
+        "refuse_upgrade",
+        method!(NativeConnection::refuse_upgrade, 3),
+    )?;
     class.define_method(
         "outbound_bytes",
         method!(NativeConnection::outbound_bytes, 0),

@@ -3,6 +3,7 @@
 //! triggers, a call of the application's block itself.
 
 use emws_core::OutKind;
+use emws_core::Request;
 use emws_server::{ErrorKind, Event, Input, Opened};
 use magnus::value::{LazyId, ReprValue};
 use magnus::{Error, RArray, RHash, RString, Ruby, Symbol, Value};
@@ -18,6 +19,8 @@ static ACCEPT: LazyId = LazyId::new("_rs_accept");
 static CHANNEL_MESSAGE: LazyId = LazyId::new("_rs_channel_message");
 static CHANNEL_ERROR: LazyId = LazyId::new("_rs_channel_error");
 static OPEN: LazyId = LazyId::new("_rs_open");
+static UPGRADE: LazyId = LazyId::new("_rs_upgrade");
+static ON_UPGRADE: LazyId = LazyId::new("@onupgrade");
 static MESSAGE: LazyId = LazyId::new("_rs_message");
 static BINARY: LazyId = LazyId::new("_rs_binary");
 static PING: LazyId = LazyId::new("_rs_ping");
@@ -148,7 +151,9 @@ pub fn deliver(
             Ok(conn) if !conn.is_nil() => input_of(ruby, *conn),
             _ => Ok(Input::Native),
         };
-        handle.start(*input.as_ref().unwrap_or(&Input::Native));
+        let decides_upgrade =
+            matches!(&accepted, Ok(conn) if ivar(ruby, *conn, *ON_UPGRADE).is_some());
+        handle.start(*input.as_ref().unwrap_or(&Input::Native), decides_upgrade);
         return accepted.and(input).map(drop);
     }
     if let Event::Barrier { handle, barrier } = event {
@@ -180,8 +185,21 @@ pub fn deliver(
         }
         return Ok(());
     };
+    if let Event::Upgrade {
+        request, secure, ..
+    } = event
+    {
+        // The decision comes back through the connection (`accept_upgrade`
+        // or `refuse_upgrade`), now or later.
+        let args = request_args(ruby, &request)?;
+        let (path, query_string, headers, version) = args;
+        return conn
+            .funcall::<_, _, Value>(*UPGRADE, (path, query_string, headers, version, secure))
+            .map(drop);
+    }
     let _: Value = match event {
         Event::Accepted { .. }
+        | Event::Upgrade { .. }
         | Event::Barrier { .. }
         | Event::ChannelMessage { .. }
         | Event::ChannelError { .. } => unreachable!("handled above"),
@@ -289,8 +307,9 @@ type OpenArgs = (
     Option<(RString, u16)>,
 );
 
-fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
-    let request = opened.request;
+/// The request as `Handshake.completed` takes it: path, query string,
+/// header pairs (flat) and version.
+fn request_args(ruby: &Ruby, request: &Request) -> Result<(RString, RString, RArray, u32), Error> {
     let headers = ruby.ary_new_capa(request.headers.len() * 2);
     for (name, value) in &request.headers {
         headers.push(ruby.str_new(name))?;
@@ -301,6 +320,16 @@ fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
         ruby.str_new(&request.query_string),
         headers,
         request.version,
+    ))
+}
+
+fn open_args(ruby: &Ruby, opened: Opened) -> Result<OpenArgs, Error> {
+    let (path, query_string, headers, version) = request_args(ruby, &opened.request)?;
+    Ok((
+        path,
+        query_string,
+        headers,
+        version,
         opened.secure,
         opened.protocol.as_deref().map(|p| ruby.str_new(p)),
         opened

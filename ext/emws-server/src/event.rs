@@ -70,6 +70,13 @@ pub enum Event {
         server: u32,
         handle: Arc<ConnectionHandle>,
     },
+    /// A request the application decides on (`ws.onupgrade`), read and
+    /// checked; the task waits for `ConnectionHandle::decide`.
+    Upgrade {
+        handle: Arc<ConnectionHandle>,
+        request: Box<Request>,
+        secure: bool,
+    },
     /// The handshake has completed; the task reads nothing more until
     /// `ConnectionHandle::consumed`.
     Opened {
@@ -144,7 +151,8 @@ impl Event {
             | Event::Barrier { handle, .. }
             | Event::Drained { handle }
             | Event::Received { handle, .. }
-            | Event::Opened { handle, .. } => handle.id,
+            | Event::Opened { handle, .. }
+            | Event::Upgrade { handle, .. } => handle.id,
             Event::Text { id, .. }
             | Event::Binary { id, .. }
             | Event::Ping { id, .. }

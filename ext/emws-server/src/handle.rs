@@ -18,6 +18,7 @@ use emws_core::OutKind;
 
 use crate::message_bytes::MessageBytes;
 use crate::sync::lock;
+use crate::upgrade::UpgradeDecision;
 
 /// `max_frame_size` for connections that have not set their own (em-websocket's
 /// `EM::WebSocket.max_frame_size`, read when each frame arrives).
@@ -76,7 +77,13 @@ pub enum Input {
 /// What the Ruby side asks of a connection.
 pub(crate) enum Command {
     /// The application's block has run for this connection: it may begin.
-    Start(Input),
+    Start {
+        input: Input,
+        /// The application decides the upgrade (`Event::Upgrade`, then `Decide`).
+        decides_upgrade: bool,
+    },
+    /// The application's decision on the upgrade.
+    Decide(Box<UpgradeDecision>),
     /// The Ruby side is done with `Event::Opened` or `Event::Received`: read on.
     Consumed,
     /// Bytes the application passed on to be parsed (`Input::Application`).
@@ -203,9 +210,18 @@ impl ConnectionHandle {
     /// Lets the connection begin once the application's block has run, so
     /// that what the block does (closing at once, setting limits) comes before
     /// the handshake, as in em-websocket where the block runs on accept.
-    /// `input` says who reads the connection's bytes first.
-    pub fn start(&self, input: Input) {
-        self.enqueue(Command::Start(input));
+    /// `input` says who reads the connection's bytes first;
+    /// `decides_upgrade`, whether the application decides the upgrade.
+    pub fn start(&self, input: Input, decides_upgrade: bool) {
+        self.enqueue(Command::Start {
+            input,
+            decides_upgrade,
+        });
+    }
+
+    /// The application's decision on an `Event::Upgrade`.
+    pub fn decide(&self, decision: UpgradeDecision) {
+        self.enqueue(Command::Decide(Box::new(decision)));
     }
 
     /// The Ruby side is done with an `Event::Opened` or `Event::Received`

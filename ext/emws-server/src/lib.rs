@@ -8,6 +8,7 @@
 //! * [`handle`]: a connection as the reactor thread sees it;
 //!   [`wake_policy`]: when a send wakes the connection's task; [`fanout`]:
 //!   one message to many connections.
+//! * [`upgrade`]: the application's decision on an upgrade (`ws.onupgrade`).
 //! * `connection`: a connection's task (socket, protocol, timers).
 //! * [`metrics`]: what a server counts, as a Hash's figures or Prometheus text.
 //! * [`event`]: what the tasks report; [`bridge`]: their queue to the
@@ -29,6 +30,7 @@ pub mod server;
 mod server_state;
 pub mod sync;
 pub mod tls;
+pub mod upgrade;
 pub mod wake_policy;
 
 pub use bridge::Bridge;

@@ -25,6 +25,20 @@ module EmWebSocketRs
       application { trigger_on_open(handshake) }
     end
 
+    # A request for `onupgrade` to decide on (see Upgrade).
+    def _rs_upgrade(path, query_string, header_pairs, version, secure)
+      handshake = EventMachine::WebSocket::Handshake.completed(path, query_string, header_pairs, version, secure, nil)
+      upgrade = EventMachine::WebSocket::Upgrade.new(@native, handshake)
+      debug [:upgrade_requested, path]
+      begin
+        @onupgrade.call(handshake, upgrade)
+      rescue StandardError
+        # The client is answered; the error goes up, as from any callback.
+        upgrade.refuse(500, 'Internal Server Error') unless upgrade.decided?
+        raise
+      end
+    end
+
     def _rs_message(message)
       debug [:message_received, :text, message] if @debug
       application { trigger_on_message(message) }

@@ -8,10 +8,14 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use emws_core::handshake::{self, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
+use emws_core::handshake::{self, Accepted, Preface, HEALTHCHECK_RESPONSE, POLICY_FILE};
 use emws_core::{Config, Incoming, Protocol, Request, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
 
+use super::rate_limit::{
+    RateLimits, Verdict, RATE_LIMIT_CLOSE_TIMEOUT, RATE_LIMIT_CODE, RATE_LIMIT_REASON,
+};
 use super::{CloseWhen, Task};
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
 use crate::message_bytes::MessageBytes;
@@ -94,6 +98,16 @@ where
             Err(error) => return self.fail_handshake(error.message),
         };
         let _ = self.inbuf.split_to(request.consumed);
+        if self.decides_upgrade {
+            return self.ask_for_upgrade(request, accepted);
+        }
+        self.complete_handshake(request, accepted);
+    }
+
+    /// Writes the response and opens the connection (`Event::Opened`).
+    pub(super) fn complete_handshake(&mut self, request: Box<Request>, accepted: Accepted) {
+        let server = self.report.server.clone();
+        let config = &server.config;
         let before = self.outbox.len();
         self.outbox.push_slice(&accepted.response);
         self.add_overhead(before, 0);
@@ -130,7 +144,7 @@ where
         });
     }
 
-    fn answer_and_close(&mut self, answer: Bytes) {
+    pub(super) fn answer_and_close(&mut self, answer: Bytes) {
         self.outbox.push_bytes(answer);
         self.inbuf = BytesMut::new();
         self.handshake_deadline = None;
@@ -180,11 +194,32 @@ where
         // events, as em-websocket sends it: after the application's replies
         // to the messages before the ping, before those to the messages after.
         let id = self.report.handle.id;
-        let metrics = self.report.server.metrics.clone();
+        let server = self.report.server.clone();
+        let (config, metrics) = (&server.config, &server.metrics);
         let mut replies = replies.as_slice();
         // Counted per read, not per message: one add per type that came.
         let mut received = ReadCounts::default();
+        // Taken out of the task for the loop, and put back after it.
+        let mut limits = self.take_rate_limits();
+        let mut rate_limited = RateLimited::default();
         for event in decoded.drain(..) {
+            let over_limit = match (&event, limits.as_deref_mut()) {
+                (Incoming::Text(data) | Incoming::Binary(data), Some(limits)) => {
+                    limits.admit(data.len(), config.rate_limit_action)
+                }
+                _ => Verdict::Pass,
+            };
+            match over_limit {
+                Verdict::Pass => {}
+                Verdict::Drop => {
+                    rate_limited.dropped += 1;
+                    continue;
+                }
+                Verdict::Close => {
+                    rate_limited.close = true;
+                    continue;
+                }
+            }
             let event = match event {
                 Incoming::Text(data) => {
                     received.add(MessageType::Text, data.len());
@@ -248,7 +283,11 @@ where
         // The close frame (an echo, or ours failing the connection) goes
         // before `onerror`, as em-websocket sends it.
         self.queue_replies(replies, batch);
-        received.flush(&metrics);
+        received.flush(metrics);
+        if let Some(limits) = limits {
+            self.on_demand().rate_limits = Some(limits);
+        }
+        self.rate_limited(rate_limited, batch);
         if let Err(error) = &result {
             // Hixie drafts send no close frame when failing.
             if !was_closing && draft.layout().is_some() {
@@ -271,6 +310,58 @@ where
                 CloseWhen::Written
             };
         }
+    }
+}
+
+/// What the rate limits did to one read's messages.
+#[derive(Default)]
+struct RateLimited {
+    dropped: u64,
+    /// A message went over with `:close`: the connection is closed.
+    close: bool,
+}
+
+impl<S> Task<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// The connection's buckets, refilled, when the server has limits:
+    /// made on its first read (kept with the state only some connections use).
+    fn take_rate_limits(&mut self) -> Option<Box<RateLimits>> {
+        let config = &self.report.server.config;
+        if config.max_messages_per_second.is_none() && config.max_bytes_per_second.is_none() {
+            return None;
+        }
+        let made = self.on_demand.as_mut().and_then(|d| d.rate_limits.take());
+        let mut limits = made.or_else(|| RateLimits::for_server(config).map(Box::new))?;
+        limits.refill(Instant::now());
+        Some(limits)
+    }
+
+    /// Counts what went over, and closes the connection with 1008 when it
+    /// went over with `:close` (after the replies to the messages before).
+    fn rate_limited(&mut self, limited: RateLimited, batch: &mut Vec<Event>) {
+        let metrics = self.report.server.metrics.clone();
+        if limited.dropped > 0 {
+            metrics.rate_limited_messages.add(limited.dropped);
+        }
+        if !limited.close {
+            return;
+        }
+        metrics.rate_limited_connections.inc();
+        let Some(protocol) = self.protocol.as_mut() else {
+            return;
+        };
+        let mut close = Vec::new();
+        protocol.close(Some(RATE_LIMIT_CODE), RATE_LIMIT_REASON, &mut close);
+        if close.is_empty() {
+            return;
+        }
+        let codes = protocol.draft().supports_close_codes();
+        self.queue_replies(&close, batch);
+        self.count_close_sent(Some(RATE_LIMIT_CODE).filter(|_| codes));
+        let timeout = self.report.server.config.close_timeout;
+        self.close_within(timeout.unwrap_or(RATE_LIMIT_CLOSE_TIMEOUT));
     }
 }
 

@@ -7,8 +7,11 @@
 //! * `input`: what is read: the handshake, then frames (or, for an
 //!   application that reads the bytes itself, each read as it arrives).
 //! * `output`: frames the application sends, and the closing handshake.
+//! * `upgrade`: a request waiting for the application's `onupgrade` decision.
 //! * `replies`: protocol replies held until the events before them are delivered.
 //! * `deadlines`: the handshake, close, inactivity and keep-alive timers.
+//! * `rate_limit`: the token buckets of `:max_messages_per_second` and
+//!   `:max_bytes_per_second`.
 //! * `report`: the end, reported once however the task ends, panics included.
 //! * `outbox`: bytes waiting to be written.
 //!
@@ -20,8 +23,10 @@ mod input;
 mod outbox;
 mod output;
 mod poll;
+mod rate_limit;
 mod replies;
 mod report;
+mod upgrade;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -63,6 +68,8 @@ pub(crate) struct Task<S> {
     started: bool,
     /// Who reads the socket's bytes first.
     input: Input,
+    /// The application decides each upgrade (`ws.onupgrade`).
+    decides_upgrade: bool,
     /// Events the Ruby side is still to answer with `consumed`; the task
     /// reads on when there are none: `Opened` (what `onopen` does, a
     /// `pause` or a frame size limit, comes before any later byte is read,
@@ -89,6 +96,8 @@ pub(crate) struct Task<S> {
 struct OnDemand {
     replies: HeldReplies,
     deadlines: Deadlines,
+    rate_limits: Option<Box<rate_limit::RateLimits>>,
+    pending_upgrade: Option<Box<upgrade::PendingUpgrade>>,
 }
 
 /// A connection's task over its stream (a plain socket the reactor thread
@@ -121,6 +130,7 @@ where
         close_when: CloseWhen::NotYet,
         started: false,
         input: Input::Native,
+        decides_upgrade: false,
         awaiting_ruby: 0,
         paused: false,
         events_since_barrier: false,

@@ -118,10 +118,15 @@ where
                 return;
             }
             match command {
-                Command::Start(input) => {
+                Command::Start {
+                    input,
+                    decides_upgrade,
+                } => {
                     self.started = true;
                     self.input = input;
+                    self.decides_upgrade = decides_upgrade;
                 }
+                Command::Decide(decision) => self.decide_upgrade(*decision),
                 Command::Consumed => self.awaiting_ruby = self.awaiting_ruby.saturating_sub(1),
                 Command::Pause(paused) => self.paused = paused,
                 Command::Receive(data) => {

@@ -50,16 +50,19 @@ pub enum HandshakeFailure {
     ProxyHeader,
     /// The peer closed the connection before completing its request.
     ClosedEarly,
+    /// The application refused it (`ws.onupgrade`).
+    Refused,
 }
 
 impl HandshakeFailure {
-    pub const ALL: [HandshakeFailure; 6] = [
+    pub const ALL: [HandshakeFailure; 7] = [
         HandshakeFailure::Invalid,
         HandshakeFailure::Timeout,
         HandshakeFailure::Tls,
         HandshakeFailure::MaxConnections,
         HandshakeFailure::ProxyHeader,
         HandshakeFailure::ClosedEarly,
+        HandshakeFailure::Refused,
     ];
 
     pub fn label(self) -> &'static str {
@@ -70,6 +73,7 @@ impl HandshakeFailure {
             HandshakeFailure::MaxConnections => "max_connections",
             HandshakeFailure::ProxyHeader => "proxy_header",
             HandshakeFailure::ClosedEarly => "closed_early",
+            HandshakeFailure::Refused => "refused",
         }
     }
 }

@@ -68,6 +68,11 @@ pub struct Metrics {
     pub outbound_limit_aborts: Counter,
     /// Connections a drain's deadline found still open, and dropped.
     pub drain_dropped: Counter,
+    /// Messages dropped for going over a rate limit (`:drop`, or arriving
+    /// after the close of `:close`).
+    pub rate_limited_messages: Counter,
+    /// Connections closed with 1008 for going over a rate limit.
+    pub rate_limited_connections: Counter,
 }
 
 impl Metrics {
@@ -136,6 +141,8 @@ pub struct Snapshot {
     pub ping_timeouts: u64,
     pub outbound_limit_aborts: u64,
     pub drain_dropped: u64,
+    pub rate_limited_messages: u64,
+    pub rate_limited_connections: u64,
     pub channel_pushes: u64,
     pub channel_deliveries: u64,
 }
@@ -170,6 +177,8 @@ impl Snapshot {
         self.ping_timeouts += metrics.ping_timeouts.get();
         self.outbound_limit_aborts += metrics.outbound_limit_aborts.get();
         self.drain_dropped += metrics.drain_dropped.get();
+        self.rate_limited_messages += metrics.rate_limited_messages.get();
+        self.rate_limited_connections += metrics.rate_limited_connections.get();
     }
 
     fn add_gauges(&mut self, gauges: Gauges) {

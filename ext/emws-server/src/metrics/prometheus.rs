@@ -183,6 +183,18 @@ impl Snapshot {
                 self.drain_dropped,
             ),
             Family::single(
+                "rate_limited_messages",
+                "Messages dropped for going over a rate limit.",
+                Counter,
+                self.rate_limited_messages,
+            ),
+            Family::single(
+                "rate_limited_connections",
+                "Connections closed (1008) for going over a rate limit.",
+                Counter,
+                self.rate_limited_connections,
+            ),
+            Family::single(
                 "channel_pushes",
                 "Messages pushed into EmWebSocketRs::Channel (this process).",
                 Counter,
