@@ -95,6 +95,13 @@ module EmwsBench
                    app: 'echo', only: 'rs', env: { 'METRICS' => '1' }, baseline: 'echo_32',
                    baseline_note: 'not scraped; em-websocket-rs unscraped is the echo 100 x 10 x 32 B row',
                    args: [*echo32, '--scrape-every', '0.1'], metrics: echo_rate),
+      # What the rate limits' check costs: limits far above the load, so
+      # that every message is checked and none is refused.
+      Scenario.new(key: 'echo_32_rate_limited',
+                   title: 'echo 100 conns x 10 in flight x 32 B text, rate limits on (1,000,000 messages/s each, never reached)',
+                   app: 'echo', only: 'rs', env: { 'RATE_LIMIT' => '1000000' }, baseline: 'echo_32',
+                   baseline_note: 'no limits; em-websocket-rs without them is the echo 100 x 10 x 32 B row',
+                   args: echo32, metrics: echo_rate),
       # No pipelining: one message per connection per turn, so every message
       # costs its own read, write and hand-offs, which the kernel dominates.
       Scenario.new(key: 'echo_32_unpipelined', title: 'echo 100 conns x 1 in flight x 32 B text', app: 'echo',

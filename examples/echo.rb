@@ -24,8 +24,15 @@ EM.run do
   trap('INT') { EM.stop }
   trap('TERM') { EM.stop }
 
-  # METRICS=1: GET /metrics answers with the server's figures (em-websocket-rs).
-  EM::WebSocket.run(host: host, port: port, metrics: ENV['METRICS'] == '1') do |ws|
+  options = { host: host, port: port }
+  # em-websocket-rs: METRICS=1 answers GET /metrics with the server's figures;
+  # RATE_LIMIT=n limits each connection to n messages (and n KiB) a second.
+  options[:metrics] = true if ENV['METRICS'] == '1'
+  if (limit = ENV['RATE_LIMIT'])
+    options.merge!(max_messages_per_second: Integer(limit), max_bytes_per_second: Integer(limit) * 1024)
+  end
+
+  EM::WebSocket.run(options) do |ws|
     ws.onmessage { |msg| ws.send(msg) }
     ws.onbinary { |msg| ws.send_binary(msg) }
     ws.onerror { |e| warn "websocket error: #{e.class}: #{e.message}" }
