@@ -301,5 +301,36 @@ module EmWebSocketRs
     def stats
       @native.stats
     end
+
+    # Loads new TLS settings, a Hash in the form of `:tls_options` (`:sni`
+    # included), and answers the TLS handshakes of connections accepted from
+    # now on with them: a renewed certificate needs no restart. Connections
+    # already open keep the session they have.
+    #
+    # Everything is loaded and checked first: a file that cannot be read or
+    # a key that does not match its certificate raises ArgumentError naming
+    # it, and the current settings stay. On a server started without
+    # `:secure` it raises RuntimeError.
+    #
+    # Call it on the reactor thread. A signal handler cannot call
+    # `EM.schedule` itself (its queue takes a lock a trap handler may not
+    # take), so it hands over through a thread; a bad file must not end the
+    # reactor, so the error is rescued:
+    #
+    #   trap('HUP') do
+    #     Thread.new do
+    #       EM.schedule do
+    #         server.reload_tls(tls_options)
+    #       rescue ArgumentError => e
+    #         warn "TLS settings not reloaded: #{e.message}"
+    #       end
+    #     end
+    #   end
+    def reload_tls(tls_options)
+      raise 'reload_tls: this server does not serve wss:// (it was started without :secure)' unless @native.secure?
+
+      @native.reload_tls(Options::TLS.native(secure: true, tls_options: tls_options))
+      nil
+    end
   end
 end

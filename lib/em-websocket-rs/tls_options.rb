@@ -9,16 +9,18 @@ module EmWebSocketRs
     module TLS
       # Each PEM is a file or the text itself; the native side reads the files.
       PEMS = { cert_chain_file: :cert, private_key_file: :private_key, ca_file: :ca_cert }.freeze
+      # What an `:sni` entry takes: a certificate and its key.
+      SNI_PEMS = PEMS.slice(:cert_chain_file, :private_key_file).freeze
 
       IGNORED = {
         cipher_list: 'rustls offers only its own modern AEAD cipher suites',
         ecdh_curve: 'rustls negotiates X25519, P-256 or P-384 itself',
         dhparam: 'rustls uses no finite-field Diffie-Hellman',
-        sni_hostname: 'it is a client option; the server has one certificate'
+        sni_hostname: 'it is a client option (a server answers server names with :sni)'
       }.freeze
 
       KNOWN = (PEMS.to_a.flatten + IGNORED.keys +
-               %i[verify_peer fail_if_no_peer_cert ssl_version ssl_versions private_key_pass]).freeze
+               %i[sni verify_peer fail_if_no_peer_cert ssl_version ssl_versions private_key_pass]).freeze
 
       SUPPORTED_VERSIONS = { 'tlsv1_2' => :tls12, 'tlsv1_3' => :tls13 }.freeze
       OLD_VERSIONS = %w[sslv2 sslv3 tlsv1 tlsv1_0 tlsv1_1].freeze
@@ -28,7 +30,8 @@ module EmWebSocketRs
       module_function
 
       # The Hash the native side loads, or nil when `:secure` is off (as in
-      # em-websocket, `:tls_options` alone does nothing).
+      # em-websocket, `:tls_options` alone does nothing). `Server#reload_tls`
+      # maps its Hash here too.
       def native(options)
         return nil unless options[:secure]
 
@@ -39,6 +42,7 @@ module EmWebSocketRs
         verify = tls[:verify_peer] ? true : false
         versions = versions(tls)
         pems(tls, verify).merge(
+          sni: sni(tls[:sni]),
           fail_if_no_peer_cert: verify && tls[:fail_if_no_peer_cert] ? true : false,
           tls12: versions.include?(:tls12),
           tls13: versions.include?(:tls13)
@@ -61,19 +65,64 @@ module EmWebSocketRs
 
       def pems(tls, verify)
         out = {}
-        PEMS.each do |file_key, inline_key|
-          file = path(tls, file_key)
-          inline = inline(tls, inline_key)
-          raise ArgumentError, ":tls_options takes :#{file_key} or :#{inline_key}, not both" if file && inline
-
-          out[file_key] = file
-          out[inline_key] = inline
-        end
-        unless (out[:cert_chain_file] || out[:cert]) && (out[:private_key_file] || out[:private_key])
+        PEMS.each { |file_key, inline_key| pem(out, tls, file_key, inline_key, ':tls_options') }
+        unless certificate_and_key?(out)
           raise ArgumentError, ':secure needs a certificate and its key in :tls_options (:cert_chain_file or :cert, ' \
                                'and :private_key_file or :private_key): em-websocket-rs has no built-in certificate'
         end
         client_ca(out, verify)
+      end
+
+      # Puts the PEM `settings` give as a file or as text into `out`; `within`
+      # names `settings` in errors.
+      def pem(out, settings, file_key, inline_key, within)
+        file = path(settings, file_key, within)
+        inline = inline(settings, inline_key, within)
+        raise ArgumentError, "#{within} takes :#{file_key} or :#{inline_key}, not both" if file && inline
+
+        out[file_key] = file
+        out[inline_key] = inline
+      end
+
+      def certificate_and_key?(pems)
+        (pems[:cert_chain_file] || pems[:cert]) && (pems[:private_key_file] || pems[:private_key])
+      end
+
+      # `:sni`: each server name (a String) to the certificate and key a
+      # client asking for it is answered with; the native side checks the
+      # names and loads the files.
+      def sni(entries)
+        return {} if entries.nil?
+        unless entries.is_a?(Hash)
+          raise ArgumentError, ":tls_options :sni must be a Hash of server names to certificates, got #{entries.class}"
+        end
+
+        entries.to_h do |name, entry|
+          name = name.to_s if name.is_a?(Symbol)
+          raise ArgumentError, ":tls_options :sni takes server names (Strings) as keys, got #{name.inspect}" unless name.is_a?(String)
+
+          [name, sni_entry(":tls_options :sni #{name.inspect}", entry)]
+        end
+      end
+
+      def sni_entry(within, entry)
+        unless entry.is_a?(Hash)
+          raise ArgumentError, "#{within} must be a Hash (:cert_chain_file, :private_key_file), got #{entry.class}"
+        end
+
+        known = SNI_PEMS.to_a.flatten
+        unknown = entry.keys - known
+        unless unknown.empty?
+          raise ArgumentError, "#{within} does not take #{unknown.map(&:inspect).join(', ')} " \
+                               "(known: #{known.map(&:inspect).join(', ')})"
+        end
+        out = {}
+        SNI_PEMS.each { |file_key, inline_key| pem(out, entry, file_key, inline_key, within) }
+        unless certificate_and_key?(out)
+          raise ArgumentError, "#{within} needs a certificate and its key (:cert_chain_file or :cert, " \
+                               'and :private_key_file or :private_key)'
+        end
+        out
       end
 
       # Client certificates are checked against a CA given here: EventMachine's
@@ -92,19 +141,19 @@ module EmWebSocketRs
       end
 
       # A path (String or Pathname); an empty one counts as none, as in EventMachine.
-      def path(tls, key)
-        value = tls[key]
+      def path(settings, key, within)
+        value = settings[key]
         value = value.to_path if value.respond_to?(:to_path)
         return nil if value.nil? || value == ''
-        raise ArgumentError, ":tls_options :#{key} must be a file name (String), got #{value.inspect}" unless value.is_a?(String)
+        raise ArgumentError, "#{within} :#{key} must be a file name (String), got #{value.inspect}" unless value.is_a?(String)
 
         value
       end
 
-      def inline(tls, key)
-        value = tls[key]
+      def inline(settings, key, within)
+        value = settings[key]
         return nil if value.nil?
-        raise ArgumentError, ":tls_options :#{key} must be PEM text (String), got #{value.class}" unless value.is_a?(String)
+        raise ArgumentError, "#{within} :#{key} must be PEM text (String), got #{value.class}" unless value.is_a?(String)
 
         value
       end

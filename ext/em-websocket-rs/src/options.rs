@@ -4,7 +4,8 @@
 //! turns Ruby values into `OptionValue`s and the server's refusals into
 //! `ArgumentError`s naming the option and the value as Ruby shows it.
 
-use emws_server::{OptionValue, ServerConfig, OPTIONS};
+use emws_server::options::{Kind, Tls};
+use emws_server::{OptionError, OptionValue, ServerConfig, TlsConfig, OPTIONS};
 use magnus::prelude::*;
 use magnus::{Error, Float, Integer, RArray, RHash, RModule, RString, Ruby, Symbol, Value};
 
@@ -30,6 +31,22 @@ pub fn server_config(ruby: &Ruby, options: RHash) -> Result<ServerConfig, Error>
         let shown = lookup(name).inspect();
         Error::new(ruby.exception_arg_error(), error.message(name, &shown))
     })
+}
+
+/// Reads `tls_options` (a Hash as `Options::TLS.native` maps it) as
+/// `:tls_options` is read when a server starts, for `Server#reload_tls`.
+pub fn tls_config(ruby: &Ruby, tls_options: Value) -> Result<TlsConfig, Error> {
+    let value = option_value(ruby, tls_options)?;
+    Tls::read(&value)
+        // `Tls` makes a configuration of every Hash it does not refuse.
+        .and_then(|config| config.ok_or(OptionError::Required))
+        .map_err(|error| {
+            let shown = tls_options.inspect();
+            Error::new(
+                ruby.exception_arg_error(),
+                error.message("tls_options", &shown),
+            )
+        })
 }
 
 /// A Ruby value as an option's value.

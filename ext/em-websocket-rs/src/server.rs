@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use emws_server::{executor::runtime, Server, DEFAULT_MAX_FRAME_SIZE};
-use magnus::{function, method, prelude::*, Error, RArray, RHash, RModule, Ruby};
+use magnus::{function, method, prelude::*, Error, RArray, RHash, RModule, Ruby, Value};
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Server", free_immediately, size)]
 pub struct NativeServer(pub Server);
@@ -45,12 +45,39 @@ impl NativeServer {
         self.0.open_connections()
     }
 
+    /// Whether the server serves `wss://`.
+    pub fn is_secure(&self) -> bool {
+        self.0.is_secure()
+    }
+
+    /// Loads `tls_options` (as `Options::TLS.native` maps them) and has new
+    /// TLS handshakes use them; raises ArgumentError, and keeps the current
+    /// ones, when they do not load.
+    pub fn reload_tls(ruby: &Ruby, rb_self: &Self, tls_options: Value) -> Result<(), Error> {
+        if !rb_self.0.is_secure() {
+            return Err(not_secure(ruby));
+        }
+        let tls = crate::options::tls_config(ruby, tls_options)?;
+        if rb_self.0.reload_tls(tls) {
+            Ok(())
+        } else {
+            Err(not_secure(ruby))
+        }
+    }
+
     /// Closes the listeners and every connection; waits up to `wait` seconds
     /// for them to be gone. Their `Closed` events are then queued.
     pub fn stop(&self, wait: f64) -> bool {
         let wait = crate::connection::duration(wait).unwrap_or(Duration::ZERO);
         self.0.stop(wait)
     }
+}
+
+fn not_secure(ruby: &Ruby) -> Error {
+    Error::new(
+        ruby.exception_runtime_error(),
+        "reload_tls: this server does not serve wss:// (it was started without :secure)",
+    )
 }
 
 pub fn set_default_max_frame_size(max: usize) {
@@ -81,5 +108,7 @@ pub fn register(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     )?;
     class.define_method("metrics_port", method!(NativeServer::metrics_port, 0))?;
     class.define_method("stats", method!(NativeServer::stats, 0))?;
+    class.define_method("secure?", method!(NativeServer::is_secure, 0))?;
+    class.define_method("reload_tls", method!(NativeServer::reload_tls, 1))?;
     Ok(())
 }

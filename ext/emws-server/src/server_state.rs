@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -18,6 +18,7 @@ use crate::handle::ConnectionHandle;
 use crate::metrics::{Gauges, Metrics};
 use crate::options::ServerConfig;
 use crate::sync::lock;
+use crate::tls::TlsConfig;
 
 pub(crate) struct ServerState {
     pub(crate) id: u32,
@@ -39,6 +40,9 @@ pub(crate) struct ServerState {
     draining: AtomicBool,
     /// Listeners still open (accept loops not yet ended).
     pub(crate) listening: AtomicUsize,
+    /// What new connections' TLS handshakes use (`None`: plain `ws://`);
+    /// `Server::reload_tls` replaces it, established sessions keep theirs.
+    tls: RwLock<Option<TlsConfig>>,
 }
 
 #[derive(Default)]
@@ -60,6 +64,7 @@ impl ServerState {
         ServerState {
             id,
             handshake: config.handshake(),
+            tls: RwLock::new(config.tls().cloned()),
             config,
             bridge,
             shutdown: watch::channel(false).0,
@@ -116,6 +121,26 @@ impl ServerState {
             }
         }
         gauges
+    }
+
+    /// The TLS configuration for a connection accepted now, or `None`.
+    pub(crate) fn tls(&self) -> Option<TlsConfig> {
+        // Only a clone is done under the lock: a panic cannot leave it half-made.
+        let tls = self.tls.read().unwrap_or_else(PoisonError::into_inner);
+        tls.clone()
+    }
+
+    /// Has connections accepted from now on use `tls`; false (and nothing
+    /// changed) for a server that does not serve `wss://`.
+    pub(crate) fn replace_tls(&self, tls: TlsConfig) -> bool {
+        let mut current = self.tls.write().unwrap_or_else(PoisonError::into_inner);
+        match current.as_mut() {
+            Some(current) => {
+                *current = tls;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Connections not yet ended (for a drain to know when it is done).

@@ -101,11 +101,11 @@ where
         if self.decides_upgrade {
             return self.ask_for_upgrade(request, accepted);
         }
-        self.complete_handshake(request, accepted);
+        self.complete_handshake(*request, accepted);
     }
 
     /// Writes the response and opens the connection (`Event::Opened`).
-    pub(super) fn complete_handshake(&mut self, request: Box<Request>, accepted: Accepted) {
+    pub(super) fn complete_handshake(&mut self, request: Request, accepted: Accepted) {
         let server = self.report.server.clone();
         let config = &server.config;
         let before = self.outbox.len();
@@ -135,7 +135,7 @@ where
         server.bridge.push(Event::Opened {
             handle: self.report.handle.clone(),
             opened: Box::new(Opened {
-                request: *request,
+                request,
                 draft: accepted.draft,
                 protocol: accepted.protocol,
                 secure: server.handshake.secure,

@@ -64,7 +64,7 @@ where
                 if !headers.is_empty() {
                     accepted.response = upgrade::with_headers(&accepted.response, &headers);
                 }
-                self.complete_handshake(request, accepted);
+                self.complete_handshake(*request, accepted);
                 if !self.inbuf.is_empty() {
                     self.process_received(0);
                 }

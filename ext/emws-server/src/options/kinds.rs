@@ -6,7 +6,7 @@ use emws_core::proxy::TrustedProxies as TrustedRanges;
 use emws_core::DeflateConfig;
 
 use super::value::{OptionError, OptionValue};
-use crate::tls::{Pem, TlsConfig, TlsOptions};
+use crate::tls::{Pem, SniCertificate, TlsConfig, TlsOptions};
 
 /// A kind of option: which values it takes, and what it makes of them.
 pub trait Kind {
@@ -133,8 +133,12 @@ impl Kind for RateLimitAction {
     type Value = RateLimitAction;
     fn read(value: &OptionValue) -> Result<RateLimitAction, OptionError> {
         match value {
-            OptionValue::Symbol(s) | OptionValue::Str(s) if s == "close" => Ok(RateLimitAction::Close),
-            OptionValue::Symbol(s) | OptionValue::Str(s) if s == "drop" => Ok(RateLimitAction::Drop),
+            OptionValue::Symbol(s) | OptionValue::Str(s) if s == "close" => {
+                Ok(RateLimitAction::Close)
+            }
+            OptionValue::Symbol(s) | OptionValue::Str(s) if s == "drop" => {
+                Ok(RateLimitAction::Drop)
+            }
             _ => Err(OptionError::Expected(":close or :drop")),
         }
     }
@@ -333,8 +337,8 @@ impl Kind for Metrics {
 
 /// The certificate, key and client CA, as the Ruby side has mapped
 /// EventMachine's `:tls_options` (a PEM is a file, `<name>_file`, or its
-/// text). Loaded and checked now, so that a bad file is reported when the
-/// server starts.
+/// text), and the certificates of `:sni`. Loaded and checked now, so that a
+/// bad file is reported when the server starts (or `reload_tls` is called).
 pub struct Tls;
 
 impl Kind for Tls {
@@ -343,21 +347,20 @@ impl Kind for Tls {
         if !matches!(value, OptionValue::Map(_)) {
             return Err(OptionError::Expected("a Hash"));
         }
-        let pem = |file: &str, inline: &str| match (value.get(file), value.get(inline)) {
-            (OptionValue::Str(path), _) => Some(Pem::File(path.into())),
-            (_, OptionValue::Str(text)) => Some(Pem::Inline(text.as_bytes().to_vec())),
-            _ => None,
-        };
         let required = |pem: Option<Pem>, what: &str| {
             pem.ok_or_else(|| OptionError::Message(format!(":tls_options needs {what}")))
         };
         let options = TlsOptions {
-            cert_chain: required(pem("cert_chain_file", "cert"), ":cert_chain_file or :cert")?,
+            cert_chain: required(
+                tls_pem(value, "cert_chain_file", "cert"),
+                ":cert_chain_file or :cert",
+            )?,
             private_key: required(
-                pem("private_key_file", "private_key"),
+                tls_pem(value, "private_key_file", "private_key"),
                 ":private_key_file or :private_key",
             )?,
-            client_ca: pem("ca_file", "ca_cert"),
+            sni: sni_certificates(value.get("sni"))?,
+            client_ca: tls_pem(value, "ca_file", "ca_cert"),
             require_client_cert: value.get("fail_if_no_peer_cert").is_truthy(),
             tls12: value.get("tls12").is_truthy(),
             tls13: value.get("tls13").is_truthy(),
@@ -366,4 +369,46 @@ impl Kind for Tls {
             .map(Some)
             .map_err(|e| OptionError::Message(format!(":tls_options: {e}")))
     }
+}
+
+/// The PEM `settings` give as a file (key `file`) or as its text (`inline`).
+fn tls_pem(settings: &OptionValue, file: &str, inline: &str) -> Option<Pem> {
+    match (settings.get(file), settings.get(inline)) {
+        (OptionValue::Str(path), _) => Some(Pem::File(path.into())),
+        (_, OptionValue::Str(text)) => Some(Pem::Inline(text.as_bytes().to_vec())),
+        _ => None,
+    }
+}
+
+/// `:sni`: server names to the certificate and key each is answered with.
+fn sni_certificates(value: &OptionValue) -> Result<Vec<SniCertificate>, OptionError> {
+    let entries = match value {
+        OptionValue::Nil => return Ok(Vec::new()),
+        OptionValue::Map(entries) => entries,
+        other => {
+            return Err(OptionError::Message(format!(
+                ":tls_options :sni must be a Hash of server names to certificates, got {other}"
+            )))
+        }
+    };
+    entries
+        .iter()
+        .map(|(name, entry)| {
+            let (OptionValue::Str(name) | OptionValue::Symbol(name)) = name else {
+                return Err(OptionError::Message(format!(
+                    ":tls_options :sni takes server names (Strings) as keys, got {name}"
+                )));
+            };
+            let needs = |what: &str| {
+                OptionError::Message(format!(":tls_options :sni {name:?} needs {what}"))
+            };
+            Ok(SniCertificate {
+                server_name: name.clone(),
+                cert_chain: tls_pem(entry, "cert_chain_file", "cert")
+                    .ok_or_else(|| needs(":cert_chain_file or :cert"))?,
+                private_key: tls_pem(entry, "private_key_file", "private_key")
+                    .ok_or_else(|| needs(":private_key_file or :private_key"))?,
+            })
+        })
+        .collect()
 }

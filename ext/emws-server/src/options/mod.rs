@@ -14,9 +14,9 @@ use emws_core::HandshakeConfig;
 
 use kinds::{
     Compression, Count, CountOrZero, Flag, Host, Metrics, OptionalCount, Port, Positive, Protocols,
-    Seconds, Tls, TrustedProxies,
+    Seconds, TrustedProxies,
 };
-pub use kinds::{Kind, MetricsEndpoint, RateLimitAction};
+pub use kinds::{Kind, MetricsEndpoint, RateLimitAction, Tls};
 pub use value::{OptionError, OptionValue};
 
 use crate::tls::TlsConfig;

@@ -23,6 +23,7 @@ use crate::executor::runtime;
 use crate::metrics::{self, Snapshot};
 use crate::options::{MetricsEndpoint, ServerConfig};
 use crate::server_state::{Live, ServerState};
+use crate::tls::TlsConfig;
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -121,6 +122,20 @@ impl Server {
         while self.state.listening.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
             std::thread::sleep(STOP_POLL);
         }
+    }
+
+    /// Whether this server serves `wss://` (and so has TLS settings to reload).
+    pub fn is_secure(&self) -> bool {
+        self.state.tls().is_some()
+    }
+
+    /// Answers the TLS handshakes of connections accepted from now on with
+    /// `tls` (a renewed certificate, other server names); sessions already
+    /// established go on with theirs. False, and nothing changed, on a
+    /// server that does not serve `wss://`.
+    #[must_use]
+    pub fn reload_tls(&self, tls: TlsConfig) -> bool {
+        self.state.replace_tls(tls)
     }
 
     /// Connections not yet ended: a drain is done when none is left.

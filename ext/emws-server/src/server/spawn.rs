@@ -59,7 +59,7 @@ pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<
 
 fn start(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>, slot: ConnectionSlot) {
     let fd = stream.as_raw_fd();
-    match state.config.tls().cloned() {
+    match state.tls() {
         None => {
             let registered = stream
                 .into_std()

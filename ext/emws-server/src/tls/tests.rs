@@ -42,6 +42,7 @@ impl Pki {
         TlsOptions {
             cert_chain: Pem::Inline(self.cert_pem.clone().into_bytes()),
             private_key: Pem::Inline(self.key_pem.clone().into_bytes()),
+            sni: Vec::new(),
             client_ca: None,
             require_client_cert: false,
             tls12: true,
@@ -56,8 +57,14 @@ impl Pki {
 
 /// A certificate for "localhost" and its key, signed by `ca`.
 fn issue(ca: &Certificate, ca_key: &KeyPair) -> (String, String) {
+    issue_for(ca, ca_key, &["localhost"])
+}
+
+/// A certificate for `names` and its key, signed by `ca`.
+fn issue_for(ca: &Certificate, ca_key: &KeyPair, names: &[&str]) -> (String, String) {
     let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    let params = CertificateParams::new(names).unwrap();
     let cert = params.signed_by(&key, ca, ca_key).unwrap();
     (cert.pem(), key.serialize_pem())
 }
@@ -407,4 +414,133 @@ async fn gives_up_on_a_silent_client_after_the_timeout() {
     let conn = config.accept(tcp, Some(Duration::from_millis(200))).await;
     assert!(matches!(conn, TlsConn::Down));
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// An SNI entry for `name` with a certificate `ca` issued for `names`.
+fn sni_entry(pki: &Pki, name: &str, names: &[&str]) -> SniCertificate {
+    let (cert, key) = issue_for(&pki.ca, &pki.ca_key, names);
+    SniCertificate {
+        server_name: name.to_string(),
+        cert_chain: Pem::Inline(cert.into_bytes()),
+        private_key: Pem::Inline(key.into_bytes()),
+    }
+}
+
+fn leaf_der(pem: &Pem) -> CertificateDer<'static> {
+    let Pem::Inline(pem) = pem else {
+        unreachable!("the tests' certificates are inline")
+    };
+    CertificateDer::from_pem_slice(pem).unwrap()
+}
+
+/// Handshakes asking for `server_name` (none: SNI off) and returns the
+/// certificate the server answered with; the client checks it is valid for
+/// the name, as a browser would.
+async fn served_certificate(
+    config: &TlsConfig,
+    pki: &Pki,
+    server_name: &str,
+    send_sni: bool,
+) -> CertificateDer<'static> {
+    let port = serve_once(config.clone()).await;
+    let mut client = client_config(pki, None, true);
+    client.enable_sni = send_sni;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let name = ServerName::try_from(server_name.to_string()).unwrap();
+    let tls = TlsConnector::from(Arc::new(client))
+        .connect(name, tcp)
+        .await
+        .unwrap_or_else(|e| panic!("{server_name}: {e}"));
+    let (_, session) = tls.get_ref();
+    session.peer_certificates().unwrap()[0].clone()
+}
+
+#[tokio::test]
+async fn answers_each_server_name_with_its_certificate_and_others_with_the_default() {
+    let pki = Pki::new();
+    // The default certificate also covers a name that has no entry, so that
+    // the client accepts it there.
+    let (cert, key) = issue_for(&pki.ca, &pki.ca_key, &["localhost", "other.example"]);
+    let a = sni_entry(&pki, "a.example", &["a.example"]);
+    let b = sni_entry(&pki, "B.Example", &["b.example"]);
+    let options = TlsOptions {
+        cert_chain: Pem::Inline(cert.into_bytes()),
+        private_key: Pem::Inline(key.into_bytes()),
+        sni: vec![a.clone(), b.clone()],
+        ..pki.options()
+    };
+    let default = leaf_der(&options.cert_chain);
+    let config = TlsConfig::load(&options).unwrap();
+    let served = |name, sni| served_certificate(&config, &pki, name, sni);
+    assert_eq!(served("a.example", true).await, leaf_der(&a.cert_chain));
+    assert_eq!(served("A.EXAMPLE", true).await, leaf_der(&a.cert_chain));
+    assert_eq!(served("b.example", true).await, leaf_der(&b.cert_chain));
+    assert_eq!(served("other.example", true).await, default);
+    assert_eq!(served("localhost", false).await, default);
+    assert_ne!(leaf_der(&a.cert_chain), default);
+}
+
+#[test]
+fn names_the_sni_entry_that_does_not_load() {
+    let pki = Pki::new();
+    let with_entry = |entry: SniCertificate| {
+        load_error(&TlsOptions {
+            sni: vec![sni_entry(&pki, "good.example", &["good.example"]), entry],
+            ..pki.options()
+        })
+    };
+
+    let missing = SniCertificate {
+        cert_chain: Pem::File("/nonexistent/emws/a.pem".into()),
+        ..sni_entry(&pki, "a.example", &["a.example"])
+    };
+    let error = with_entry(missing);
+    assert!(
+        error.starts_with(
+            "sni \"a.example\": cannot read the certificate chain file /nonexistent/emws/a.pem: "
+        ),
+        "{error}"
+    );
+
+    let other_key = KeyPair::generate().unwrap().serialize_pem();
+    let key = TempFile::new(other_key.as_bytes());
+    let mismatched = SniCertificate {
+        private_key: key.pem(),
+        ..sni_entry(&pki, "a.example", &["a.example"])
+    };
+    assert_eq!(
+        with_entry(mismatched),
+        format!(
+            "sni \"a.example\": the private key file {} does not match the certificate in the \
+             certificate chain given inline",
+            key.path().display()
+        )
+    );
+
+    // A file swapped with another entry's.
+    let (cert_pem, key_pem) = issue_for(&pki.ca, &pki.ca_key, &["b.example"]);
+    let cert = TempFile::new(cert_pem.as_bytes());
+    let swapped = SniCertificate {
+        server_name: "a.example".to_string(),
+        cert_chain: cert.pem(),
+        private_key: Pem::Inline(key_pem.into_bytes()),
+    };
+    let error = with_entry(swapped);
+    assert!(
+        error.starts_with(&format!(
+            "sni \"a.example\": the certificate chain file {} starts with a certificate that is \
+             not valid for a.example: ",
+            cert.path().display()
+        )),
+        "{error}"
+    );
+
+    let wildcard = sni_entry(&pki, "*.example", &["*.example"]);
+    assert!(with_entry(wildcard).starts_with("sni \"*.example\": \"*.example\" is not a DNS name"));
+    let twice = sni_entry(&pki, "GOOD.example", &["good.example"]);
+    assert_eq!(
+        with_entry(twice),
+        "sni \"GOOD.example\": good.example is given more than once \
+         (server names are matched regardless of case)"
+    );
 }
