@@ -303,29 +303,6 @@ module EMWSSpec
     end
 
     describe 'a bad configuration', rs_only: 'checked when the server starts' do
-      # The ArgumentError EM::WebSocket.run raised, after checking that
-      # nothing listens on the port.
-      def start_error(options)
-        error = nil
-        listening = nil
-        em_run do
-          start_server(options) { |_ws| }
-        rescue ArgumentError => e
-          error = e
-        ensure
-          listening = begin
-            TCPSocket.new(host, port).close
-            true
-          rescue Errno::ECONNREFUSED
-            false
-          end
-          done
-        end
-        expect(listening).to be(false)
-        expect(error).to be_a(ArgumentError)
-        error.message
-      end
-
       it 'names a missing file' do
         missing = pki.path('missing.pem')
         expect(start_error(secure(cert_chain_file: missing)))

@@ -119,6 +119,29 @@ module EMWSSpec
       holder[:value]
     end
 
+    # The ArgumentError EM::WebSocket.run raised for these options, after
+    # checking that nothing listens on the port.
+    def start_error(options)
+      error = nil
+      listening = nil
+      em_run do
+        start_server(options) { |_ws| }
+      rescue ArgumentError => e
+        error = e
+      ensure
+        listening = begin
+          TCPSocket.new(HOST, port).close
+          true
+        rescue Errno::ECONNREFUSED
+          false
+        end
+        done
+      end
+      RSpec::Expectations.fail_with('a server was listening after the error') if listening
+      RSpec::Expectations.fail_with("no ArgumentError (#{error.inspect})") unless error.is_a?(ArgumentError)
+      error.message
+    end
+
     # A string that claims to be UTF-8 but is not valid UTF-8
     def invalid_utf8
       String.new("\xC3\x28 bad", encoding: Encoding::UTF_8)
