@@ -8,7 +8,7 @@ require 'eventmachine'
 require 'socket'
 
 require 'em-websocket-rs/version'
-require 'em-websocket-rs/em_websocket_rs'
+require 'em-websocket-rs/native_extension' # the compiled extension, for this Ruby
 require 'em-websocket-rs/errors'
 require 'em-websocket-rs/debugger'
 require 'em-websocket-rs/handshake'
@@ -25,17 +25,35 @@ require 'em-websocket-rs/channel'
 require 'em-websocket-rs/websocket'
 require 'em-websocket-rs/start_server'
 
+# em-websocket-rs's own namespace. em-websocket's API is
+# {EventMachine::WebSocket}; this module holds what em-websocket did not
+# have: the native fan-out {EmWebSocketRs::Channel}, the running
+# {EmWebSocketRs::Server} that `EM::WebSocket.run` returns, and the
+# process's figures ({EmWebSocketRs.stats}).
+#
+# The tokio runtime (it accepts, keeps the timers and serves TLS sessions)
+# uses one worker thread per core; `EMWS_WORKERS=n` in the environment, or
+# `EmWebSocketRs::Native.worker_threads = n` before the first server
+# starts, changes that. The rest of `EmWebSocketRs::Native`, the compiled
+# extension, is internal.
 module EmWebSocketRs
   # This process's figures, every server it has started summed: a Hash of
   # counters and gauges (`Server#stats` gives one server's). The same
   # figures as `/metrics` (see `:metrics`), named without the `emws_`
   # prefix and `_total` suffix; labelled ones are Hashes by label value.
+  # @return [Hash{Symbol => Integer, Hash{String => Integer}}]
+  # @example
+  #   EmWebSocketRs.stats[:connections]                # => 812
+  #   EmWebSocketRs.stats[:messages_received]['text']  # => 1204332
+  #   EmWebSocketRs.stats[:handshakes_failed]          # => {"invalid_request" => 3, "timeout" => 1, ...}
   def self.stats
     Native.stats
   end
 
   # The original gem must not load on top of this one: a later
   # `require 'em-websocket'` anywhere in the application is made a no-op.
+  # @return [void]
+  # @api private
   def self.shadow_original
     paths = []
     if $LOAD_PATH.respond_to?(:resolve_feature_path)

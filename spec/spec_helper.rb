@@ -11,14 +11,42 @@ module EMWSSpec
   end
 
   ROOT = File.expand_path('..', __dir__)
+
+  # EMWS_GEM_INSTALLED=1 (rake native_gem:verify): the suite runs against the
+  # em-websocket-rs gem installed in GEM_HOME, the platform gem's compiled
+  # extension included, instead of this checkout's lib/.
+  GEM_INSTALLED = ENV['EMWS_GEM_INSTALLED'] == '1' && !original?
+
+  # The lib/ directory under test; the Ruby processes the examples start get
+  # it with -I.
+  LIB =
+    if GEM_INSTALLED
+      home = File.expand_path(ENV.fetch('GEM_HOME') { abort 'EMWS_GEM_INSTALLED=1 needs GEM_HOME' })
+      gem 'em-websocket-rs'
+      installed = Gem.loaded_specs.fetch('em-websocket-rs').full_gem_path
+      abort "EMWS_GEM_INSTALLED=1: em-websocket-rs comes from #{installed}, not from GEM_HOME #{home}" \
+        unless installed.start_with?("#{home}/")
+      File.join(installed, 'lib')
+    else
+      File.join(ROOT, 'lib')
+    end
 end
 
 require 'eventmachine'
 if EMWSSpec.original?
   require 'em-websocket'
 else
-  $LOAD_PATH.unshift File.join(EMWSSpec::ROOT, 'lib')
+  if EMWSSpec::GEM_INSTALLED
+    # rspec puts ./lib on the load path by itself; it must not supply the gem.
+    checkout_lib = File.join(EMWSSpec::ROOT, 'lib')
+    $LOAD_PATH.reject! { |dir| File.expand_path(dir) == checkout_lib }
+  else
+    $LOAD_PATH.unshift EMWSSpec::LIB
+  end
   require 'em-websocket-rs'
+  extension = $LOADED_FEATURES.grep(%r{/em_websocket_rs\.[^/]+\z}).first
+  abort "em-websocket-rs's extension came from #{extension}, not from #{EMWSSpec::LIB}" \
+    unless extension&.start_with?("#{EMWSSpec::LIB}/")
 end
 
 require 'rspec'
@@ -62,7 +90,8 @@ RSpec.configure do |config|
   end
 
   config.before(:suite) do
-    warn "em-websocket implementation under test: #{EMWSSpec::IMPL}"
+    warn "em-websocket implementation under test: #{EMWSSpec::IMPL}" \
+         "#{" (the gem installed in #{ENV['GEM_HOME']})" if EMWSSpec::GEM_INSTALLED}"
   end
 
   config.after do

@@ -152,7 +152,7 @@ module EMWSSpec
 
     it 'TERM under EM::WebSocket.start drains, and the process exits' do
       script = <<~RUBY
-        $LOAD_PATH.unshift #{File.join(EMWSSpec::ROOT, 'lib').inspect}
+        $LOAD_PATH.unshift #{EMWSSpec::LIB.inspect}
         require 'em-websocket-rs'
         $stdout.sync = true
         EM::WebSocket.drain_timeout = 5

@@ -315,7 +315,7 @@ module EMWSSpec
     it 'lets a forked child use a channel made before the fork, through a connection of its own' do
       port = FreePort.pick
       reader, writer = IO.pipe
-      pid = Process.spawn(RbConfig.ruby, '-I', File.join(ROOT, 'lib'), '-e', FORKED_SERVER, @redis.url, port.to_s,
+      pid = Process.spawn(RbConfig.ruby, '-I', LIB, '-e', FORKED_SERVER, @redis.url, port.to_s,
                           out: writer, err: writer, pgroup: true)
       writer.close
       begin

@@ -19,7 +19,7 @@ module EMWSSpec
 
     def start_process(port)
       reader, writer = IO.pipe
-      pid = Process.spawn(RbConfig.ruby, '-e', SERVER, port.to_s, File.join(EMWSSpec::ROOT, 'lib'),
+      pid = Process.spawn(RbConfig.ruby, '-e', SERVER, port.to_s, EMWSSpec::LIB,
                           out: writer, err: writer)
       writer.close
       raise 'server did not start' unless reader.wait_readable(10) && reader.gets == "listening\n"

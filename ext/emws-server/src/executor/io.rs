@@ -1,6 +1,7 @@
 //! Readiness of the sockets whose tasks the reactor thread polls.
 //!
-//! Those sockets are registered in an epoll set of their own, which
+//! Those sockets are registered in an epoll set of their own (a kqueue on
+//! macOS and the BSDs: mio's selector either way), which
 //! EventMachine watches beside its own descriptors: when one becomes
 //! readable or writable, the reactor thread itself is woken, takes the
 //! events ([`LocalIo::take_events`]) and wakes the tasks waiting for them.
@@ -72,22 +73,7 @@ impl LocalIo {
         // Level-triggered, unlike the sockets (mio registers edge-triggered
         // only): the set stays readable until the signal is reset, so taking
         // the socket events never takes the signal with them.
-        let mut wake = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: SIGNAL_TOKEN.0 as u64,
-        };
-        // SAFETY: both descriptors are open; `wake` is a valid epoll_event.
-        if unsafe {
-            libc::epoll_ctl(
-                poll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                signal.fd(),
-                &mut wake,
-            )
-        } < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
+        add_level_triggered(poll.as_raw_fd(), signal.fd(), SIGNAL_TOKEN)?;
         Ok(LocalIo {
             generation: fork::generation(),
             poll: Mutex::new((poll, Events::with_capacity(EVENTS_PER_WAIT))),
@@ -96,7 +82,7 @@ impl LocalIo {
         })
     }
 
-    /// The epoll descriptor: readable while events wait to be taken.
+    /// The epoll (or kqueue) descriptor: readable while events wait to be taken.
     pub(crate) fn fd(&self) -> RawFd {
         lock(&self.poll).0.as_raw_fd()
     }
@@ -199,6 +185,76 @@ impl LocalIo {
         sockets.free.push(token);
     }
 }
+
+/// Adds `fd` to mio's selector `selector` (an epoll set on Linux, a kqueue
+/// on macOS and the BSDs), readable and level-triggered, reported as `token`.
+/// mio offers only edge-triggered registrations, hence the system call here.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn add_level_triggered(selector: RawFd, fd: RawFd, token: Token) -> io::Result<()> {
+    // mio reads an epoll event's token from its `u64`.
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: token.0 as u64,
+    };
+    // SAFETY: both descriptors are open; `event` is a valid epoll_event.
+    if unsafe { libc::epoll_ctl(selector, libc::EPOLL_CTL_ADD, fd, &mut event) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The kqueue version: an EVFILT_READ filter without EV_CLEAR is
+/// level-triggered (mio's own registrations set EV_CLEAR).
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+fn add_level_triggered(selector: RawFd, fd: RawFd, token: Token) -> io::Result<()> {
+    // Zeroed, then set field by field: the struct's other fields and the
+    // exact integer types of these differ between the BSDs.
+    // SAFETY: kevent is plain data, for which all zeroes is a valid value.
+    let mut change: libc::kevent = unsafe { std::mem::zeroed() };
+    change.ident = fd as _;
+    change.filter = libc::EVFILT_READ;
+    change.flags = libc::EV_ADD;
+    // mio reads a kqueue event's token from its `udata`.
+    change.udata = token.0 as _;
+    // SAFETY: one valid change and no event list (so kevent returns once the
+    // change is made; the timeout is not used).
+    let added = unsafe {
+        libc::kevent(
+            selector,
+            &change,
+            1,
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if added < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+compile_error!(
+    "executor::io needs a level-triggered registration beside mio's selector \
+     (epoll_ctl on Linux, kevent on macOS and the BSDs) for this operating system"
+);
 
 /// What one event says of a socket.
 struct Ready {
