@@ -5,6 +5,7 @@ module EventMachine
     # `:debug => true` prints what happens to each connection, as em-websocket does.
     # Per-message paths call it as `debug [...] if @debug`, so that no array
     # is built for each message when debugging is off.
+    # @api private
     module Debugger
       private
 

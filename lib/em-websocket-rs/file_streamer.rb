@@ -13,13 +13,26 @@ module EmWebSocketRs
   # limit, so streaming never aborts the connection by itself. Where no drain
   # is owed (a threshold of 0, or a limit below it), the buffer is looked at
   # again after a short timer instead.
+  #
+  # Returned by {EventMachineMethods#stream_file_data}.
+  # @example
+  #   ws.stream_file_data(path, http_chunks: true)
+  #     .callback { ws.close_connection_after_writing }
+  #     .errback  { |reason| warn reason }
   class FileStreamer
     include EventMachine::Deferrable
 
+    # Bytes read from the file at a time (16 KiB).
     CHUNK_SIZE = 16_384
     # Seconds between looks at the buffer when no drain will be reported.
     RECHECK = 0.002
 
+    # Starts streaming at once (made by `stream_file_data`); fails with "file
+    # not found" for a file that does not exist, or a directory.
+    # @param connection [EventMachine::WebSocket::Connection]
+    # @param filename [String]
+    # @param args [Hash] `:http_chunks`
+    # @api private
     def initialize(connection, filename, args = {})
       @connection = connection
       @http_chunks = args[:http_chunks]
@@ -32,6 +45,10 @@ module EmWebSocketRs
     end
 
     # Queues chunks while there is room; called again when the buffer drains.
+    # Succeeds once the whole file is queued; fails with "connection closed"
+    # when the connection has ended first.
+    # @return [void]
+    # @api private
     def stream
       return if @file.nil?
       return finish { fail "connection closed" } if @connection._rs_native.closed?

@@ -6,12 +6,17 @@ module EmWebSocketRs
     # native TLS settings. TLS is rustls: what it cannot honour raises
     # ArgumentError naming the option, or, where ignoring it is safe (rustls'
     # own choice is at least as strict), warns once per process.
+    # @api private
     module TLS
       # Each PEM is a file or the text itself; the native side reads the files.
+      # @api private
       PEMS = { cert_chain_file: :cert, private_key_file: :private_key, ca_file: :ca_cert }.freeze
       # What an `:sni` entry takes: a certificate and its key.
+      # @api private
       SNI_PEMS = PEMS.slice(:cert_chain_file, :private_key_file).freeze
 
+      # Keys ignored with a warning, and why.
+      # @api private
       IGNORED = {
         cipher_list: 'rustls offers only its own modern AEAD cipher suites',
         ecdh_curve: 'rustls negotiates X25519, P-256 or P-384 itself',
@@ -19,10 +24,16 @@ module EmWebSocketRs
         sni_hostname: 'it is a client option (a server answers server names with :sni)'
       }.freeze
 
+      # Every key `:tls_options` takes; any other raises ArgumentError.
+      # @api private
       KNOWN = (PEMS.to_a.flatten + IGNORED.keys +
                %i[sni verify_peer fail_if_no_peer_cert ssl_version ssl_versions private_key_pass]).freeze
 
+      # `:ssl_version` names rustls speaks (downcased, dots as underscores).
+      # @api private
       SUPPORTED_VERSIONS = { 'tlsv1_2' => :tls12, 'tlsv1_3' => :tls13 }.freeze
+      # `:ssl_version` names left out with a warning (or raising when alone).
+      # @api private
       OLD_VERSIONS = %w[sslv2 sslv3 tlsv1 tlsv1_0 tlsv1_1].freeze
 
       @warned = {}
@@ -32,6 +43,10 @@ module EmWebSocketRs
       # The Hash the native side loads, or nil when `:secure` is off (as in
       # em-websocket, `:tls_options` alone does nothing). `Server#reload_tls`
       # maps its Hash here too.
+      # @param options [Hash] the server's options (`:secure`, `:tls_options`)
+      # @return [Hash, nil]
+      # @raise [ArgumentError] naming what cannot be honoured
+      # @api private
       def native(options)
         return nil unless options[:secure]
 
@@ -49,6 +64,11 @@ module EmWebSocketRs
         )
       end
 
+      # Raises for unknown keys and `:private_key_pass`; warns for the ignored ones.
+      # @param tls [Hash]
+      # @return [void]
+      # @raise [ArgumentError]
+      # @api private
       def check_keys(tls)
         unknown = tls.keys - KNOWN
         unless unknown.empty?
@@ -63,6 +83,12 @@ module EmWebSocketRs
         warn_once(:fail_if_no_peer_cert, 'is ignored without :verify_peer') if tls[:fail_if_no_peer_cert] && !tls[:verify_peer]
       end
 
+      # The certificate, key and CA, each as a file or as text.
+      # @param tls [Hash]
+      # @param verify [Boolean] `:verify_peer`
+      # @return [Hash]
+      # @raise [ArgumentError] without a certificate and a key
+      # @api private
       def pems(tls, verify)
         out = {}
         PEMS.each { |file_key, inline_key| pem(out, tls, file_key, inline_key, ':tls_options') }
@@ -75,6 +101,9 @@ module EmWebSocketRs
 
       # Puts the PEM `settings` give as a file or as text into `out`; `within`
       # names `settings` in errors.
+      # @return [void]
+      # @raise [ArgumentError] for both forms, or a value of the wrong kind
+      # @api private
       def pem(out, settings, file_key, inline_key, within)
         file = path(settings, file_key, within)
         inline = inline(settings, inline_key, within)
@@ -84,6 +113,10 @@ module EmWebSocketRs
         out[inline_key] = inline
       end
 
+      # Whether `pems` has a certificate and a key.
+      # @param pems [Hash]
+      # @return [Boolean]
+      # @api private
       def certificate_and_key?(pems)
         (pems[:cert_chain_file] || pems[:cert]) && (pems[:private_key_file] || pems[:private_key])
       end
@@ -91,6 +124,10 @@ module EmWebSocketRs
       # `:sni`: each server name (a String) to the certificate and key a
       # client asking for it is answered with; the native side checks the
       # names and loads the files.
+      # @param entries [Hash, nil]
+      # @return [Hash{String => Hash}]
+      # @raise [ArgumentError]
+      # @api private
       def sni(entries)
         return {} if entries.nil?
         unless entries.is_a?(Hash)
@@ -105,6 +142,12 @@ module EmWebSocketRs
         end
       end
 
+      # One `:sni` entry's certificate and key; `within` names it in errors.
+      # @param within [String]
+      # @param entry [Hash]
+      # @return [Hash]
+      # @raise [ArgumentError]
+      # @api private
       def sni_entry(within, entry)
         unless entry.is_a?(Hash)
           raise ArgumentError, "#{within} must be a Hash (:cert_chain_file, :private_key_file), got #{entry.class}"
@@ -127,6 +170,11 @@ module EmWebSocketRs
 
       # Client certificates are checked against a CA given here: EventMachine's
       # `ssl_verify_peer` callback is not called.
+      # @param out [Hash] the PEMs so far
+      # @param verify [Boolean] `:verify_peer`
+      # @return [Hash] out
+      # @raise [ArgumentError] for `:verify_peer` without a CA
+      # @api private
       def client_ca(out, verify)
         has_ca = out[:ca_file] || out[:ca_cert]
         if verify && !has_ca
@@ -141,6 +189,9 @@ module EmWebSocketRs
       end
 
       # A path (String or Pathname); an empty one counts as none, as in EventMachine.
+      # @return [String, nil]
+      # @raise [ArgumentError] for anything else
+      # @api private
       def path(settings, key, within)
         value = settings[key]
         value = value.to_path if value.respond_to?(:to_path)
@@ -150,6 +201,10 @@ module EmWebSocketRs
         value
       end
 
+      # PEM text given inline, or nil.
+      # @return [String, nil]
+      # @raise [ArgumentError] for anything but a String
+      # @api private
       def inline(settings, key, within)
         value = settings[key]
         return nil if value.nil?
@@ -160,6 +215,10 @@ module EmWebSocketRs
 
       # `:ssl_version` as EventMachine takes it (one name or a list; `:ssl_versions`
       # is the same); TLS 1.2 and 1.3 when none is given.
+      # @param tls [Hash]
+      # @return [Array<Symbol>] `:tls12` and/or `:tls13`
+      # @raise [ArgumentError] for an unknown name, or when none is 1.2 or 1.3
+      # @api private
       def versions(tls)
         names = [tls[:ssl_version], tls[:ssl_versions]].flatten.compact
         return SUPPORTED_VERSIONS.values if names.empty?
@@ -181,6 +240,11 @@ module EmWebSocketRs
         versions.uniq
       end
 
+      # Warns about `key` once per process.
+      # @param key [Symbol]
+      # @param message [String]
+      # @return [void]
+      # @api private
       def warn_once(key, message)
         return if @warned[key]
 
@@ -189,6 +253,8 @@ module EmWebSocketRs
       end
 
       # Forgets which warnings were given (for the specs).
+      # @return [void]
+      # @api private
       def reset_warnings
         @warned.clear
       end
