@@ -3,6 +3,7 @@ require 'rbconfig'
 require 'json'
 require 'open3'
 require 'tmpdir'
+require_relative 'support/chromium'
 
 module EMWSSpec
   # Runs the scripts in examples/ as separate processes (on the
@@ -14,7 +15,7 @@ module EMWSSpec
       port = free_port
       reader, writer = IO.pipe
       env = { 'HOST' => host, 'EMWS_IMPL' => ENV['EMWS_IMPL'] }.merge(env)
-      pid = Process.spawn(env, RbConfig.ruby, '-I', File.join(ROOT, 'lib'),
+      pid = Process.spawn(env, RbConfig.ruby, '-I', LIB,
                           File.join(ROOT, 'examples', name), port.to_s, *args,
                           out: writer, err: writer, in: File::NULL)
       writer.close
@@ -164,78 +165,28 @@ module EMWSSpec
     end
 
     # Chromium (headless) as the browser, driven through the DevTools
-    # protocol with python3-websockets: the page loads livereload.js from the
-    # WebSocket port, connects, and reloads itself when a file changes.
-    PY_BROWSER = <<~PY
-      import asyncio, json, os, subprocess, sys, tempfile, time, urllib.request
-      import websockets
-
-      async def main(url, changed_file):
-          profile = tempfile.mkdtemp(prefix="emws-chromium-")
-          browser = subprocess.Popen(
-              ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--user-data-dir=" + profile, "--remote-debugging-port=0", url],
-              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-          try:
-              port_file = os.path.join(profile, "DevToolsActivePort")
-              deadline = time.monotonic() + 20
-              while not os.path.exists(port_file) or not open(port_file).read().strip():
-                  if time.monotonic() > deadline:
-                      raise RuntimeError("chromium did not start")
-                  await asyncio.sleep(0.1)
-              port = open(port_file).read().split()[0]
-              tabs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
-              page = next(t for t in tabs if t["type"] == "page")
-              async with websockets.connect(page["webSocketDebuggerUrl"], max_size=None) as cdp:
-                  ids = iter(range(1, 1000000))
-                  async def evaluate(expression):
-                      request = next(ids)
-                      await cdp.send(json.dumps({"id": request, "method": "Runtime.evaluate",
-                                                 "params": {"expression": expression, "returnByValue": True}}))
-                      while True:
-                          reply = json.loads(await cdp.recv())
-                          if reply.get("id") == request:
-                              return reply.get("result", {}).get("result", {}).get("value")
-                  async def until(expression):
-                      deadline = time.monotonic() + 15
-                      while time.monotonic() < deadline:
-                          if await evaluate(expression):
-                              return True
-                          await asyncio.sleep(0.1)
-                      return False
-                  out = {}
-                  out["connected"] = await until("document.documentElement.dataset.livereload === 'connected'")
-                  out["title"] = await evaluate("document.title")
-                  await evaluate("window.marker = 'before the change'")
-                  with open(changed_file, "a") as f:
-                      f.write("<p>changed</p>")
-                  out["reloaded"] = await until("window.marker === undefined && "
-                                                "document.body.innerText.includes('changed') && "
-                                                "document.documentElement.dataset.livereload === 'connected'")
-              print(json.dumps(out))
-          finally:
-              browser.kill()
-              browser.wait()
-
-      asyncio.run(asyncio.wait_for(main(sys.argv[1], sys.argv[2]), 60))
-    PY
-
+    # protocol (spec/support/chromium.rb): the page loads livereload.js from
+    # the WebSocket port, connects, and reloads itself when a file changes.
     it 'livereload.rb reloads a page in a real browser (Chromium) when its file changes' do
-      skip 'chromium is not installed (bin/deps installs it)' unless File.executable?('/usr/bin/chromium')
+      skip 'chromium is not installed (bin/deps installs it)' unless Chromium.executable
 
       Dir.mktmpdir('emws-browser') do |root|
-        page = File.join(root, 'index.html')
-        File.write(page, "<!doctype html><title>live</title><p>first</p>\n")
+        page_file = File.join(root, 'index.html')
+        File.write(page_file, "<!doctype html><title>live</title><p>first</p>\n")
         output = with_example('livereload.rb', {}, [root]) do |port, _wait_for|
           # The script is loaded from the WebSocket port, as LiveReload pages do.
-          File.write(page, "<!doctype html><title>live</title><script src=\"http://127.0.0.1:#{port}/livereload.js\">" \
-                           "</script><p>first</p>\n")
+          File.write(page_file, "<!doctype html><title>live</title><script src=\"http://127.0.0.1:#{port}/livereload.js\">" \
+                                "</script><p>first</p>\n")
           sleep 0.5 # the watcher's first look has passed
-          out, err, status = Open3.capture3('timeout', '70', '/usr/bin/python3', '-c', PY_BROWSER,
-                                            "http://127.0.0.1:#{port}/files/index.html", page)
-          expect(status.success?).to be(true), "browser driver failed: #{err}"
-          expect(JSON.parse(out)).to eq('connected' => true, 'title' => 'live', 'reloaded' => true)
+          Chromium.open do |browser|
+            page = browser.new_page("http://127.0.0.1:#{port}/files/index.html")
+            page.wait_for("document.documentElement.dataset.livereload === 'connected'", what: 'livereload connected')
+            expect(page.evaluate('document.title')).to eq('live')
+            page.evaluate("window.marker = 'before the change'")
+            File.open(page_file, 'a') { |f| f.write('<p>changed</p>') }
+            page.wait_for("window.marker === undefined && document.body.innerText.includes('changed') && " \
+                          "document.documentElement.dataset.livereload === 'connected'", what: 'reloaded')
+          end
         end
         expect(output.scan('browser connected').size).to eq(2)
       end
