@@ -192,23 +192,5 @@ module EMWSSpec
       end
     end
 
-    # Writes +parts+ (a pause between them) and reads the reply to the end.
-    def raw_http(port, *parts)
-      TCPSocket.open(host, port) do |socket|
-        parts.each_with_index do |part, i|
-          sleep 0.05 if i.positive?
-          socket.write(part)
-        end
-        reply = +''
-        deadline = monotonic + 5
-        while (left = deadline - monotonic).positive? && IO.select([socket], nil, nil, left)
-          chunk = socket.read_nonblock(65_536, exception: false)
-          break if chunk.nil?
-
-          reply << chunk unless chunk == :wait_readable
-        end
-        reply
-      end
-    end
   end
 end

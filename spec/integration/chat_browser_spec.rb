@@ -112,27 +112,6 @@ module EMWSSpec
     let(:chat_js) { File.binread(File.join(ROOT, 'examples/chat/chat.js')) }
     let(:png_signature) { [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] }
 
-    # Writes +parts+ (a pause between them) and reads the reply to its end.
-    def raw_http(port, *parts)
-      TCPSocket.open(host, port) do |socket|
-        parts.each_with_index do |part, i|
-          sleep 0.05 if i.positive?
-          socket.write(part)
-        end
-        reply = +''.b
-        deadline = monotonic + 5
-        while (left = deadline - monotonic).positive? && IO.select([socket], nil, nil, left)
-          chunk = socket.read_nonblock(65_536, exception: false)
-          break if chunk.nil?
-
-          reply << chunk unless chunk == :wait_readable
-        end
-        reply
-      rescue Errno::ECONNRESET
-        reply
-      end
-    end
-
     def chat_frame(client)
       frame = client.read_data_frame(timeout: 5)
       frame.type == :text ? [:text, JSON.parse(frame.text)] : [frame.type, frame.payload]

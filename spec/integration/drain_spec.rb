@@ -34,13 +34,6 @@ module EMWSSpec
       asyncio.run(main())
     PY
 
-    def python(script, *args, timeout: 40)
-      out, err, status = Open3.capture3('timeout', timeout.to_s, '/usr/bin/python3', '-c', script, *args.map(&:to_s))
-      raise "python client failed: #{err}" unless status.success?
-
-      JSON.parse(out)
-    end
-
     it 'closes 200 live connections with 1001 after what was queued, and drops a slow reader at the deadline' do
       clients = 200
       closes = {}

@@ -60,13 +60,6 @@ module EMWSSpec
       asyncio.run(main())
     PY
 
-    def python(script, *args, timeout: 30)
-      out, err, status = Open3.capture3('timeout', timeout.to_s, '/usr/bin/python3', '-c', script, *args.map(&:to_s))
-      raise "python client failed: #{err}" unless status.success?
-
-      JSON.parse(out)
-    end
-
     def http_get(port, path)
       Net::HTTP.start(host, port, open_timeout: 5, read_timeout: 5) { |http| http.get(path) }
     end

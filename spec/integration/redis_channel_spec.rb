@@ -46,14 +46,6 @@ module EMWSSpec
       end
     end
 
-    # Runs a python3-websockets client script; returns its JSON output.
-    def python(script, *args, timeout: 40)
-      out, err, status = Open3.capture3('timeout', timeout.to_s, '/usr/bin/python3', '-c', script, *args.map(&:to_s))
-      raise "python client failed: #{err}" unless status.success?
-
-      JSON.parse(out)
-    end
-
     PY_HELPERS = <<~PY
       import asyncio, json, subprocess, sys, time
       import websockets

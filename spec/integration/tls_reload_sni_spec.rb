@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require 'spec_helper'
+require_relative '../support/tls_client'
 require 'fileutils'
 require 'open3'
 require 'openssl'
@@ -10,83 +11,6 @@ require 'timeout'
 require 'tmpdir'
 
 module EMWSSpec
-  # A wss:// client that asks for a server name (SNI), or for none, and
-  # tells which certificate the server answered with. Blocking, for a
-  # thread; every read has a deadline.
-  class SNIClient
-    def initialize(port, server_name: nil, timeout: 5)
-      @port = port
-      @timeout = timeout
-      @buf = String.new(encoding: Encoding::BINARY)
-      @tcp = TCPSocket.new('127.0.0.1', port)
-      context = OpenSSL::SSL::SSLContext.new
-      # Compared, not verified: a client asking for a name the server has no
-      # certificate for must still see which one it was given.
-      context.verify_mode = OpenSSL::SSL::VERIFY_NONE
-      @ssl = OpenSSL::SSL::SSLSocket.new(@tcp, context)
-      @ssl.hostname = server_name if server_name
-      @ssl.sync_close = true
-      deadline = now + timeout
-      while (state = @ssl.connect_nonblock(exception: false)) != @ssl
-        wait(deadline, state)
-      end
-    end
-
-    # The server's certificate: its subject and serial.
-    def certificate
-      TLSReloadSNI.identity(@ssl.peer_cert)
-    end
-
-    def handshake
-      @ssl.write(Handshake.rfc6455_request(host: "localhost:#{@port}"))
-      deadline = now + @timeout
-      fill(deadline) until (parsed = Handshake.parse_response(@buf))
-      response, @buf = parsed
-      raise "not upgraded: #{response.status_line}" unless response.status == 101
-
-      self
-    end
-
-    # Sends a text message; returns the echo.
-    def echo(text)
-      @ssl.write(Frames.encode(:text, text))
-      deadline = now + @timeout
-      loop do
-        if (decoded = Frames.decode(@buf))
-          @buf = @buf.byteslice(decoded[1]..)
-          return decoded[0].text
-        end
-        fill(deadline)
-      end
-    end
-
-    def close
-      @ssl.close unless @ssl.closed?
-    end
-
-    private
-
-    def now
-      Process.clock_gettime(Process::CLOCK_MONOTONIC)
-    end
-
-    def wait(deadline, want)
-      left = deadline - now
-      ready = left.positive? && (want == :wait_writable ? IO.select(nil, [@tcp], nil, left) : IO.select([@tcp], nil, nil, left))
-      raise 'timed out waiting for the server' unless ready
-    end
-
-    def fill(deadline)
-      loop do
-        chunk = @ssl.read_nonblock(65_536, exception: false)
-        raise EOFError, 'server closed the connection' if chunk.nil?
-        return @buf << chunk if chunk.is_a?(String)
-
-        wait(deadline, chunk)
-      end
-    end
-  end
-
   module TLSReloadSNI
     # A certificate and its key in files, as :tls_options names them.
     Cert = Struct.new(:files, :identity) do
@@ -177,8 +101,8 @@ module EMWSSpec
 
     # The certificate a new connection asking for `server_name` is answered with.
     def served(server_name = nil)
-      client = SNIClient.new(port, server_name: server_name)
-      client.certificate.tap { client.close }
+      client = TLSClient.new(port, server_name: server_name)
+      TLSReloadSNI.identity(client.ssl.peer_cert).tap { client.close }
     end
 
     # The certificate `openssl s_client` (a process) is answered with.
@@ -208,7 +132,7 @@ module EMWSSpec
 
       it 'answers each server name with its certificate, in any case, and an unknown name or none with the default' do
         result = with_server(@tls) do
-          client = SNIClient.new(port, server_name: 'a.example').handshake
+          client = TLSClient.new(port, server_name: 'a.example').handshake
           echo = client.echo('over a.example')
           client.close
           { echo: echo, a: served('a.example'), a_upper: served('A.EXAMPLE'), b: served('b.example'),
@@ -249,16 +173,16 @@ module EMWSSpec
         v1 = cert('renewed', 'emws renewed v1')
         v2 = nil
         result = with_server(v1.files) do
-          open = SNIClient.new(port).handshake
+          open = TLSClient.new(port).handshake
           echoes = [open.echo('before the reload')]
           # Renewed in place, as certbot does: the same paths, new contents.
           v2 = cert('renewed', 'emws renewed v2')
           not_yet = served
           on_reactor { @server.reload_tls(v1.files) }
           echoes << open.echo('after the reload')
-          fresh = SNIClient.new(port).handshake
+          fresh = TLSClient.new(port).handshake
           echoes << fresh.echo('on the new certificate') << open.echo('still open')
-          certificates = { open: open.certificate, not_yet: not_yet, fresh: fresh.certificate }
+          certificates = { open: TLSReloadSNI.identity(open.ssl.peer_cert), not_yet: not_yet, fresh: TLSReloadSNI.identity(fresh.ssl.peer_cert) }
           [open, fresh].each(&:close)
           certificates.merge(echoes: echoes)
         end

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require 'json'
+require 'open3'
 require 'socket'
 require_relative '../../tasks/support/free_port'
 
@@ -117,6 +119,38 @@ module EMWSSpec
       raise holder[:error] if holder[:error]
 
       holder[:value]
+    end
+
+    # Runs a python3-websockets client script (Debian's python, whatever
+    # else is on PATH) with +args+, for at most +timeout+ seconds; returns
+    # what it printed, as JSON.
+    def python(script, *args, timeout: 40)
+      out, err, status = Open3.capture3('timeout', timeout.to_s, '/usr/bin/python3', '-c', script, *args.map(&:to_s))
+      raise "python client failed: #{err}" unless status.success?
+
+      JSON.parse(out)
+    end
+
+    # Writes +parts+ to 127.0.0.1:+port+ (a pause between them) and reads the
+    # reply to its end (at most 5 s): a raw HTTP exchange.
+    def raw_http(port, *parts)
+      TCPSocket.open(HOST, port) do |socket|
+        parts.each_with_index do |part, i|
+          sleep 0.05 if i.positive?
+          socket.write(part)
+        end
+        reply = String.new(encoding: Encoding::BINARY)
+        deadline = monotonic + 5
+        while (left = deadline - monotonic).positive? && IO.select([socket], nil, nil, left)
+          chunk = socket.read_nonblock(65_536, exception: false)
+          break if chunk.nil?
+
+          reply << chunk unless chunk == :wait_readable
+        end
+        reply
+      rescue Errno::ECONNRESET
+        reply
+      end
     end
 
     # The ArgumentError EM::WebSocket.run raised for these options, after
