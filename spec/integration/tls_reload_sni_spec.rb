@@ -130,6 +130,32 @@ module EMWSSpec
         @tls = @default.files.merge(sni: { 'a.example' => @a.files, 'b.example' => @b.inline })
       end
 
+      it 'tells the application the name each client asked for (get_sni_hostname)' do
+        names = []
+        plain = []
+        thread = holder = nil
+        em_run(timeout: 10) do
+          start_server(secure: true, tls_options: @tls) do |ws|
+            ws.onopen { names << ws.get_sni_hostname&.downcase; ws.send('hi') }
+          end
+          plain_port = free_port
+          EM::WebSocket.run(host: host, port: plain_port) do |ws|
+            ws.onopen { plain << ws.get_sni_hostname; ws.send('hi') }
+          end
+          thread, holder = in_thread do
+            ['a.example', 'B.Example', 'unknown.example', nil].each do |name|
+              client = TLSClient.new(port, server_name: name).handshake
+              client.read_frame
+              client.close
+            end
+            BlockingClient.new(plain_port).tap(&:read_data_frame).close
+          end
+        end
+        join_thread!(thread, holder)
+        expect(names).to eq(['a.example', 'b.example', 'unknown.example', nil])
+        expect(plain).to eq([nil])
+      end
+
       it 'answers each server name with its certificate, in any case, and an unknown name or none with the default' do
         result = with_server(@tls) do
           client = TLSClient.new(port, server_name: 'a.example').handshake

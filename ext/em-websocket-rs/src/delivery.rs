@@ -19,6 +19,7 @@ static ACCEPT: LazyId = LazyId::new("_rs_accept");
 static CHANNEL_MESSAGE: LazyId = LazyId::new("_rs_channel_message");
 static CHANNEL_ERROR: LazyId = LazyId::new("_rs_channel_error");
 static OPEN: LazyId = LazyId::new("_rs_open");
+static SERVER_NAME: LazyId = LazyId::new("_rs_server_name");
 static UPGRADE: LazyId = LazyId::new("_rs_upgrade");
 static ON_UPGRADE: LazyId = LazyId::new("@onupgrade");
 static MESSAGE: LazyId = LazyId::new("_rs_message");
@@ -226,6 +227,7 @@ pub fn deliver(
             let data = ruby.str_from_slice(&data);
             return deliver_message(ruby, conn, route, data, &BINARY_CALLBACKS);
         }
+        Event::ServerName { name, .. } => conn.funcall(*SERVER_NAME, (name,))?,
         Event::Ping { data, .. } => conn.funcall(*PING, (ruby.str_from_slice(&data),))?,
         Event::Pong { data, .. } => conn.funcall(*PONG, (ruby.str_from_slice(&data),))?,
         Event::Drained { handle } => {

@@ -77,6 +77,12 @@ pub enum Event {
         request: Box<Request>,
         secure: bool,
     },
+    /// A TLS session began for a client that asked for this server name
+    /// (SNI): EventMachine's `get_sni_hostname`.
+    ServerName {
+        id: u64,
+        name: String,
+    },
     /// The handshake has completed; the task reads nothing more until
     /// `ConnectionHandle::consumed`.
     Opened {
@@ -158,6 +164,7 @@ impl Event {
             | Event::Ping { id, .. }
             | Event::Pong { id, .. }
             | Event::Error { id, .. }
+            | Event::ServerName { id, .. }
             | Event::Closed { id, .. } => *id,
             // Not a connection's.
             Event::ChannelMessage { .. } | Event::ChannelError { .. } => 0,

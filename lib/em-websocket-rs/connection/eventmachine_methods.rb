@@ -49,6 +49,15 @@ module EmWebSocketRs
     # Bytes sent and not yet written to the socket (the browser API's name).
     alias buffered_amount get_outbound_data_size
 
+    # The server name the client asked for in its TLS handshake (SNI), as
+    # EventMachine's `get_sni_hostname`; nil for a plain connection, a client
+    # that sent none, or before the TLS handshake has completed (it has by
+    # `onopen`).
+    # @return [String, nil]
+    def get_sni_hostname
+      defined?(@_rs_sni_hostname) ? @_rs_sni_hostname : nil
+    end
+
     # The peer's address, packed as EventMachine packs it: the address
     # `remote_ip` tells (the client a PROXY protocol header or, from `onopen`
     # on, a trusted proxy named).
@@ -185,7 +194,6 @@ module EmWebSocketRs
       get_cipher_bits: 'TLS is terminated by the server',
       get_cipher_name: 'TLS is terminated by the server',
       get_cipher_protocol: 'TLS is terminated by the server',
-      get_sni_hostname: 'TLS is terminated by the server',
       proxy_incoming_to: 'proxying is not implemented',
       stop_proxying: 'proxying is not implemented',
       get_proxied_bytes: 'proxying is not implemented',
@@ -235,9 +243,6 @@ module EmWebSocketRs
     #   Not supported: TLS is terminated by the server.
     #   @raise [NotImplementedError] always, naming the method and why
     # @!method get_cipher_protocol(*args)
-    #   Not supported: TLS is terminated by the server.
-    #   @raise [NotImplementedError] always, naming the method and why
-    # @!method get_sni_hostname(*args)
     #   Not supported: TLS is terminated by the server.
     #   @raise [NotImplementedError] always, naming the method and why
     # @!method proxy_incoming_to(*args)

@@ -61,6 +61,14 @@ module EmWebSocketRs
       end
     end
 
+    # The server name a TLS client asked for (SNI), for `get_sni_hostname`.
+    # @param name [String]
+    # @return [void]
+    # @api private
+    def _rs_server_name(name)
+      @_rs_sni_hostname = name
+    end
+
     # A text message: `onmessage`.
     # @param message [String]
     # @return [void]

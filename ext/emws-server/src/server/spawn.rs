@@ -82,6 +82,12 @@ fn start(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>, slot: Co
                 // waits for a TLS handshake; a failed one still goes through
                 // the connection's task, which reports the end to the Ruby side.
                 let stream = accept_tls(&tls, stream, &task_state).await;
+                if let Some(name) = stream.server_name() {
+                    task_state.bridge.push(Event::ServerName {
+                        id: task_handle.id,
+                        name: name.to_string(),
+                    });
+                }
                 connection::run(stream, task_state, task_handle).await;
             };
             tokio::spawn(CatchPanic::new(serve, handle, slot));

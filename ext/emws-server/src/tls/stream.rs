@@ -39,6 +39,16 @@ impl TlsConfig {
     }
 }
 
+impl TlsConn {
+    /// The server name the client asked for (SNI), if it did.
+    pub(crate) fn server_name(&self) -> Option<&str> {
+        match self {
+            TlsConn::Up(tls) => tls.get_ref().1.server_name(),
+            TlsConn::Down => None,
+        }
+    }
+}
+
 /// Records are encrypted with the session the task owns: nobody else writes.
 fn not_connected() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed")
