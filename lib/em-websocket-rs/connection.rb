@@ -460,7 +460,7 @@ module EventMachine
       # on, the one a trusted proxy forwarded for (`:trusted_proxies`).
       # @return [String]
       def remote_ip
-        _rs_peer.first
+        @_rs_forwarded_for ? @_rs_forwarded_for.first : @native.peer_ip
       end
 
       # [ip, port] of the peer, as `remote_ip` tells it.

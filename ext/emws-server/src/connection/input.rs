@@ -194,18 +194,17 @@ where
         // events, as em-websocket sends it: after the application's replies
         // to the messages before the ping, before those to the messages after.
         let id = self.report.handle.id;
-        let server = self.report.server.clone();
-        let (config, metrics) = (&server.config, &server.metrics);
+        let action = self.report.server.config.rate_limit_action;
         let mut replies = replies.as_slice();
         // Counted per read, not per message: one add per type that came.
-        let mut received = ReadCounts::default();
+        let mut counts = ReadCounts::default();
         // Taken out of the task for the loop, and put back after it.
         let mut limits = self.take_rate_limits();
         let mut rate_limited = RateLimited::default();
         for event in decoded.drain(..) {
             let over_limit = match (&event, limits.as_deref_mut()) {
                 (Incoming::Text(data) | Incoming::Binary(data), Some(limits)) => {
-                    limits.admit(data.len(), config.rate_limit_action)
+                    limits.admit(data.len(), action)
                 }
                 _ => Verdict::Pass,
             };
@@ -222,24 +221,22 @@ where
             }
             let event = match event {
                 Incoming::Text(data) => {
-                    received.add(MessageType::Text, data.len());
+                    counts.received(MessageType::Text, data.len());
                     Event::Text {
                         id,
                         data: MessageBytes::small_inline(data),
                     }
                 }
                 Incoming::Binary(data) => {
-                    received.add(MessageType::Binary, data.len());
+                    counts.received(MessageType::Binary, data.len());
                     Event::Binary {
                         id,
                         data: MessageBytes::small_inline(data),
                     }
                 }
                 Incoming::Ping(data) => {
-                    received.add(MessageType::Control, data.len());
-                    metrics
-                        .sent
-                        .count(MessageType::Control, 1, data.len() as u64);
+                    counts.received(MessageType::Control, data.len());
+                    counts.pong(data.len());
                     let pong = self.pong_len(&data).min(replies.len());
                     let (this_pong, rest) = replies.split_at(pong);
                     replies = rest;
@@ -250,18 +247,18 @@ where
                     }
                 }
                 Incoming::Pong(data) => {
-                    received.add(MessageType::Control, data.len());
+                    counts.received(MessageType::Control, data.len());
                     Event::Pong {
                         id,
                         data: MessageBytes::small_inline(data),
                     }
                 }
                 Incoming::Close { code, reason } => {
-                    received.add(
+                    counts.received(
                         MessageType::Control,
                         reason.len() + 2 * usize::from(code.is_some()),
                     );
-                    metrics.close_received(code);
+                    counts.close = Some(code);
                     if !was_closing {
                         // Answered with the peer's code (1000 when it gave none).
                         let echoed = draft.supports_close_codes().then(|| code.unwrap_or(1000));
@@ -283,7 +280,7 @@ where
         // The close frame (an echo, or ours failing the connection) goes
         // before `onerror`, as em-websocket sends it.
         self.queue_replies(replies, batch);
-        received.flush(metrics);
+        counts.flush(&self.report.server.metrics);
         if let Some(limits) = limits {
             self.on_demand().rate_limits = Some(limits);
         }
@@ -341,7 +338,7 @@ where
     /// Counts what went over, and closes the connection with 1008 when it
     /// went over with `:close` (after the replies to the messages before).
     fn rate_limited(&mut self, limited: RateLimited, batch: &mut Vec<Event>) {
-        let metrics = self.report.server.metrics.clone();
+        let metrics = &self.report.server.metrics;
         if limited.dropped > 0 {
             metrics.rate_limited_messages.add(limited.dropped);
         }
@@ -370,23 +367,42 @@ fn is_metrics_scrape(request: &Request) -> bool {
     request.method == "GET" && request.path == "/metrics" && request.header("upgrade").is_none()
 }
 
-/// Messages of one read, by type: counted into the server's metrics once.
+/// What one read brought, counted into the server's metrics once, after
+/// the read: messages by type, the pongs the core answered pings with, and
+/// the peer's close frame (at most one).
 #[derive(Default)]
-struct ReadCounts([(u64, u64); MessageType::ALL.len()]);
+struct ReadCounts {
+    received: [(u64, u64); MessageType::ALL.len()],
+    pongs: (u64, u64),
+    close: Option<Option<u16>>,
+}
 
 impl ReadCounts {
-    fn add(&mut self, kind: MessageType, bytes: usize) {
-        let (messages, total) = &mut self.0[kind as usize];
+    fn received(&mut self, kind: MessageType, bytes: usize) {
+        let (messages, total) = &mut self.received[kind as usize];
         *messages += 1;
         *total += bytes as u64;
     }
 
+    fn pong(&mut self, bytes: usize) {
+        self.pongs.0 += 1;
+        self.pongs.1 += bytes as u64;
+    }
+
     fn flush(&self, metrics: &crate::metrics::Metrics) {
         for kind in MessageType::ALL {
-            let (messages, bytes) = self.0[kind as usize];
+            let (messages, bytes) = self.received[kind as usize];
             if messages > 0 {
                 metrics.received.count(kind, messages, bytes);
             }
+        }
+        if self.pongs.0 > 0 {
+            metrics
+                .sent
+                .count(MessageType::Control, self.pongs.0, self.pongs.1);
+        }
+        if let Some(code) = self.close {
+            metrics.close_received(code);
         }
     }
 }
