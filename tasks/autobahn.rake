@@ -6,11 +6,14 @@
 #
 #   AUTOBAHN_CASES="1.*,2.*"   narrow the cases (default: all of them)
 #   AUTOBAHN_ORIGINAL=0        skip the original em-websocket
+#   AUTOBAHN_FRAMING=pool      the placements to run em-websocket-rs in
+#                              (default: reactor,pool, one run each)
 #   AUTOBAHN_PYTHON2=path      the CPython 2.7 to run the suite with
 #
 # Fails when a case of em-websocket-rs is not OK, NON-STRICT or
 # INFORMATIONAL (or its closing behaviour not OK or INFORMATIONAL).
-# Reports: reports/servers/ (em-websocket-rs), reports/servers-original/,
+# Reports: reports/servers-reactor/ and reports/servers-pool/
+# (em-websocket-rs), reports/servers-original/,
 # and the side-by-side table reports/autobahn-summary.md.
 
 require_relative 'autobahn/suite'
@@ -28,9 +31,14 @@ desc 'Autobahn|Testsuite against em-websocket-rs (and the original em-websocket,
 task autobahn: (Rake::Task.task_defined?(:compile) ? [:compile] : []) do
   wstest = Autobahn::Suite.install
   cases = ENV.fetch('AUTOBAHN_CASES', '*').split(',').map(&:strip).reject(&:empty?)
-  servers = {
-    'em-websocket-rs' => Autobahn::Runner.new(name: 'em-websocket-rs', outdir: 'reports/servers', cases: cases).run(wstest)
-  }
+  # Both framing placements: the connections framed on the reactor thread
+  # and on the pool run different code around the same core.
+  placements = ENV.fetch('AUTOBAHN_FRAMING', 'reactor,pool').split(',').map(&:strip)
+  servers = placements.to_h do |placement|
+    name = "em-websocket-rs (#{placement})"
+    [name, Autobahn::Runner.new(name: name, outdir: "reports/servers-#{placement}", cases: cases,
+                                env: { 'EMWS_FRAMING' => placement }).run(wstest)]
+  end
   if ENV['AUTOBAHN_ORIGINAL'] != '0'
     servers['em-websocket 0.5.1'] = Autobahn::Runner.new(
       name: 'em-websocket 0.5.1', outdir: 'reports/servers-original', cases: cases,
@@ -51,7 +59,10 @@ task autobahn: (Rake::Task.task_defined?(:compile) ? [:compile] : []) do
   servers.each { |name, results| Autobahn::Report.failure_lines(name, results).each { |line| puts line } }
   puts "autobahn: summary in #{summary}"
 
-  failures = Autobahn::Report.failures(servers.fetch('em-websocket-rs'))
-  abort "autobahn: #{failures.size} case(s) not passed by em-websocket-rs" unless failures.empty?
-  puts "autobahn: all #{servers['em-websocket-rs'].size} cases passed"
+  placements.each do |placement|
+    name = "em-websocket-rs (#{placement})"
+    failures = Autobahn::Report.failures(servers.fetch(name))
+    abort "autobahn: #{failures.size} case(s) not passed by #{name}" unless failures.empty?
+    puts "autobahn: all #{servers[name].size} cases passed by #{name}"
+  end
 end

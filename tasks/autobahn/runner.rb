@@ -10,12 +10,14 @@ module Autobahn
     ROOT = File.expand_path('../..', __dir__)
     ECHO = File.join(ROOT, 'examples', 'autobahn_echo.rb')
 
-    # name: the agent name in the report; preload: `-r` files for ruby.
-    def initialize(name:, outdir:, cases:, preload: [])
+    # name: the agent name in the report; preload: `-r` files for ruby;
+    # env: the server's environment (EMWS_FRAMING).
+    def initialize(name:, outdir:, cases:, preload: [], env: {})
       @name = name
       @outdir = outdir
       @cases = cases
       @preload = preload
+      @env = env
     end
 
     # Starts the server, runs `wstest -m fuzzingclient`, stops the server;
@@ -24,7 +26,7 @@ module Autobahn
       FileUtils.rm_rf(File.join(ROOT, @outdir))
       FileUtils.mkdir_p(File.join(ROOT, @outdir))
       log = File.join(ROOT, @outdir, 'server.log')
-      server = ServerProcess.new(ECHO, log: log, ruby_args: @preload.flat_map { |file| ['-r', file] })
+      server = ServerProcess.new(ECHO, log: log, env: @env, ruby_args: @preload.flat_map { |file| ['-r', file] })
       begin
         wait_for(server.start)
         started = Time.now

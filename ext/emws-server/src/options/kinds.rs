@@ -144,6 +144,52 @@ impl Kind for RateLimitAction {
     }
 }
 
+/// Where plain connections are framed.
+///
+/// On the reactor thread a message reaches Ruby with no thread hand-off,
+/// which is what a small message on a few cores pays most for; on the pool,
+/// decompressing, unmasking and checking large messages runs beside the
+/// application instead of taking turns with it. The measurements behind
+/// `:auto` are in docs/architecture.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// The pool when permessage-deflate is on, else the reactor thread.
+    Auto,
+    Reactor,
+    Pool,
+}
+
+impl Framing {
+    /// `EMWS_FRAMING` (`auto`, `reactor` or `pool`), the process-wide
+    /// default of servers not given `:framing`; `auto` when unset.
+    pub fn from_environment() -> Result<Framing, OptionError> {
+        match std::env::var("EMWS_FRAMING") {
+            Err(_) => Ok(Framing::Auto),
+            Ok(value) => Framing::read(&OptionValue::Str(value.clone())).map_err(|_| {
+                OptionError::Message(format!(
+                    "EMWS_FRAMING must be auto, reactor or pool, got {value:?}"
+                ))
+            }),
+        }
+    }
+}
+
+impl Kind for Framing {
+    type Value = Framing;
+    fn read(value: &OptionValue) -> Result<Framing, OptionError> {
+        let name = match value {
+            OptionValue::Symbol(s) | OptionValue::Str(s) => s.as_str(),
+            _ => "",
+        };
+        match name {
+            "auto" => Ok(Framing::Auto),
+            "reactor" => Ok(Framing::Reactor),
+            "pool" => Ok(Framing::Pool),
+            _ => Err(OptionError::Expected(":auto, :reactor or :pool")),
+        }
+    }
+}
+
 /// Subprotocol names (HTTP tokens), one or a list.
 pub struct Protocols;
 

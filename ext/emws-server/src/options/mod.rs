@@ -16,7 +16,7 @@ use kinds::{
     Compression, Count, CountOrZero, Flag, Host, Metrics, OptionalCount, Port, Positive, Protocols,
     Seconds, TrustedProxies,
 };
-pub use kinds::{Kind, MetricsEndpoint, RateLimitAction, Tls};
+pub use kinds::{Framing, Kind, MetricsEndpoint, RateLimitAction, Tls};
 pub use value::{OptionError, OptionValue};
 
 use crate::tls::TlsConfig;
@@ -32,6 +32,7 @@ pub struct OptionSpec {
 
 macro_rules! server_options {
     (@default required) => { Err(OptionError::Required) };
+    (@default (fallible $value:expr)) => { $value };
     (@default ($value:expr)) => { Ok($value) };
     ($(
         $(#[doc = $doc:literal])+
@@ -158,6 +159,12 @@ server_options! {
     /// `:close` closes a connection over a limit with 1008 "Rate limit
     /// exceeded"; `:drop` drops its excess messages and keeps it open
     rate_limit_action: RateLimitAction = (RateLimitAction::Close), shown "`:close`";
+    /// where plain (`ws://`) connections are read, unmasked, checked and
+    /// written: `:reactor` (EventMachine's thread, beside the application),
+    /// `:pool` (the core's worker threads), or `:auto`: the pool when
+    /// `:compression` is on, else the reactor (see Where framing runs below);
+    /// `wss://` sessions are always framed on the pool
+    framing: Framing = (fallible Framing::from_environment()), shown "`:auto` (or `EMWS_FRAMING`)";
 }
 
 impl ServerConfig {
@@ -191,6 +198,16 @@ impl ServerConfig {
     /// alone does nothing, as in em-websocket).
     pub(crate) fn tls(&self) -> Option<&TlsConfig> {
         self.tls_options.as_ref().filter(|_| self.secure)
+    }
+
+    /// Whether plain connections are framed on the reactor thread (see
+    /// [`Framing`]).
+    pub fn frames_on_reactor(&self) -> bool {
+        match self.framing {
+            Framing::Reactor => true,
+            Framing::Pool => false,
+            Framing::Auto => self.compression.is_none(),
+        }
     }
 }
 
@@ -253,6 +270,29 @@ mod tests {
         let unknown = compression(vec![(sym("level"), OptionValue::Int(9))]).unwrap_err();
         assert!(
             matches!(unknown.1, OptionError::Message(m) if m.starts_with(":compression has unknown keys :level"))
+        );
+    }
+
+    #[test]
+    fn auto_framing_puts_compressed_servers_on_the_pool() {
+        let sym = |s: &str| OptionValue::Symbol(s.into());
+        let placed = |framing: &str, compression: OptionValue| {
+            config(&[
+                ("port", OptionValue::Int(1)),
+                ("framing", sym(framing)),
+                ("compression", compression),
+            ])
+            .unwrap()
+            .frames_on_reactor()
+        };
+        assert!(placed("auto", OptionValue::Nil));
+        assert!(!placed("auto", OptionValue::Bool(true)));
+        assert!(placed("reactor", OptionValue::Bool(true)));
+        assert!(!placed("pool", OptionValue::Nil));
+        let bad = config(&[("port", OptionValue::Int(1)), ("framing", sym("gpu"))]);
+        assert_eq!(
+            bad.unwrap_err(),
+            ("framing", OptionError::Expected(":auto, :reactor or :pool"))
         );
     }
 

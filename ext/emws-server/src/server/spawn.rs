@@ -26,11 +26,12 @@ const SERVICE_UNAVAILABLE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nToo many connections";
 
 /// Starts the task of an accepted connection (after its PROXY protocol
-/// header, with `proxy_protocol`). A plain connection's socket
-/// moves to the reactor thread's epoll set, and its task is polled by that
-/// thread: no thread stands between the socket and the Ruby code it feeds.
-/// A TLS session stays on the runtime's workers, which run the handshake
-/// and the session's cryptography.
+/// header, with `proxy_protocol`). Where a plain connection's task runs is
+/// the server's `:framing`: on the reactor thread, its socket moved to that
+/// thread's epoll set, so that no thread stands between the socket and the
+/// Ruby code it feeds; or on the runtime's workers. A TLS session always
+/// runs on the workers, which run the handshake and the session's
+/// cryptography.
 pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>) {
     let _ = stream.set_nodelay(true);
     state.metrics.accepted.inc();
@@ -60,7 +61,7 @@ pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<
 fn start(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>, slot: ConnectionSlot) {
     let fd = stream.as_raw_fd();
     match state.tls() {
-        None => {
+        None if state.config.frames_on_reactor() => {
             let registered = stream
                 .into_std()
                 .ok()
@@ -72,6 +73,11 @@ fn start(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>, slot: Co
             let handle = accepted(state, peer, fd, true);
             let task = connection::run(socket, state.clone(), handle.clone());
             local::spawn(state.bridge.executor(), CatchPanic::new(task, handle, slot));
+        }
+        None => {
+            let handle = accepted(state, peer, fd, false);
+            let task = connection::run(stream, state.clone(), handle.clone());
+            tokio::spawn(CatchPanic::new(task, handle, slot));
         }
         Some(tls) => {
             let handle = accepted(state, peer, fd, false);
