@@ -179,6 +179,42 @@ module EMWSSpec
     # sockets buffer, so the replies' writes stop part-way (the socket is
     # full), and the connection has to finish each one, in order, once the
     # client reads again.
+    it 'sends a String changed in place between sends with its new bytes, to every connection' do
+      opened = []
+      got = {}
+      em_run do
+        start_server do |ws|
+          ws.onopen do
+            opened << ws
+            next unless opened.size == 2
+
+            # One String sent in turn to every connection, as a broadcast
+            # does, changed in place between the rounds.
+            message = +"#{'a' * 63}1"
+            opened.each { |c| c.send(message) }
+            opened.each { |c| c.send(message) }
+            message.setbyte(0, 'Z'.ord)
+            opened.each { |c| c.send(message) }
+            message.replace("#{'b' * 300}2")
+            opened.each { |c| c.send(message) }
+            message << '3'
+            opened.each { |c| c.send_binary(message) }
+          end
+        end
+        2.times do |i|
+          client = connect_client
+          client.on_frame do
+            got[i] = client.frames.map { |f| [f.type, f.payload.b] }
+            done if got.size == 2 && got.values.all? { |frames| frames.size == 5 }
+          end
+        end
+      end
+      first = "#{'a' * 63}1".b
+      expected = [[:text, first], [:text, first], [:text, "Z#{'a' * 62}1".b],
+                  [:text, "#{'b' * 300}2".b], [:binary, "#{'b' * 300}23".b]]
+      expect(got).to eq(0 => expected, 1 => expected)
+    end
+
     it 'delivers every reply whole and in order to a client that reads only at the end' do
       count = 600
       body = 'r' * 16_000

@@ -6,10 +6,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use emws_core::OutKind;
 use emws_server::upgrade::UpgradeDecision;
-use emws_server::{wake_policy, ConnectionHandle, Payload, Sent};
+use emws_server::{wake_policy, ConnectionHandle, Sent};
 use magnus::rb_sys::AsRawValue;
 use magnus::value::{IntoId, LazyId, ReprValue};
 use magnus::{method, prelude::*, Error, RArray, RModule, RString, Ruby, StaticSymbol, Value};
+
+use crate::repeated_payload;
 
 #[magnus::wrap(class = "EmWebSocketRs::Native::Connection", free_immediately, size)]
 pub struct NativeConnection(pub Arc<ConnectionHandle>);
@@ -124,8 +126,11 @@ impl NativeConnection {
     ) -> Result<StaticSymbol, Error> {
         let kind = out_kind(ruby, kind)?;
         // SAFETY: the bytes are copied before any Ruby code can run.
-        let data = Payload::Borrowed(unsafe { data.as_slice() });
-        Ok(sent_symbol(ruby, wake_policy::send(&rb_self.0, kind, data)))
+        let payload = repeated_payload::payload(data, unsafe { data.as_slice() });
+        Ok(sent_symbol(
+            ruby,
+            wake_policy::send(&rb_self.0, kind, payload),
+        ))
     }
 
     /// `ws.send`'s fast path: queues `data` as a text frame when it is a
@@ -136,8 +141,8 @@ impl NativeConnection {
         match RString::from_value(data) {
             Some(text) if sendable_as_text(text) => {
                 // SAFETY: the bytes are copied before any Ruby code can run.
-                let data = Payload::Borrowed(unsafe { text.as_slice() });
-                sent_symbol(ruby, wake_policy::send(&rb_self.0, OutKind::Text, data))
+                let payload = repeated_payload::payload(text, unsafe { text.as_slice() });
+                sent_symbol(ruby, wake_policy::send(&rb_self.0, OutKind::Text, payload))
             }
             _ => symbol(ruby, &NOT_TEXT),
         }

@@ -25,6 +25,7 @@ mod fast_path;
 mod handshake;
 mod options;
 mod redis_channel;
+mod repeated_payload;
 mod server;
 mod stats;
 

@@ -37,7 +37,7 @@ pub use bridge::Bridge;
 pub use event::{CloseInfo, ErrorKind, Event, Opened};
 pub use fanout::Fanout;
 pub use handle::{ConnectionHandle, Input, Payload, Sent, DEFAULT_MAX_FRAME_SIZE};
-pub use message_bytes::MessageBytes;
+pub use message_bytes::{MessageBytes, INLINE_BYTES};
 pub use options::{OptionError, OptionSpec, OptionValue, ServerConfig, OPTIONS};
 pub use server::Server;
 pub use tls::{Pem, TlsConfig, TlsError, TlsOptions};

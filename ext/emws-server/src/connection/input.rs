@@ -19,7 +19,7 @@ use super::rate_limit::{
 use super::{CloseWhen, Task};
 use crate::event::{CloseInfo, ErrorKind, Event, Opened};
 use crate::message_bytes::MessageBytes;
-use crate::metrics::{self, HandshakeFailure, MessageType, Snapshot};
+use crate::metrics::{self, HandshakeFailure, MessageType, Snapshot, TrafficTally};
 use crate::options::MetricsEndpoint;
 
 /// Bytes read from the socket at a time.
@@ -372,16 +372,14 @@ fn is_metrics_scrape(request: &Request) -> bool {
 /// the peer's close frame (at most one).
 #[derive(Default)]
 struct ReadCounts {
-    received: [(u64, u64); MessageType::ALL.len()],
+    received: TrafficTally,
     pongs: (u64, u64),
     close: Option<Option<u16>>,
 }
 
 impl ReadCounts {
     fn received(&mut self, kind: MessageType, bytes: usize) {
-        let (messages, total) = &mut self.received[kind as usize];
-        *messages += 1;
-        *total += bytes as u64;
+        self.received.count(kind, bytes);
     }
 
     fn pong(&mut self, bytes: usize) {
@@ -390,12 +388,7 @@ impl ReadCounts {
     }
 
     fn flush(&self, metrics: &crate::metrics::Metrics) {
-        for kind in MessageType::ALL {
-            let (messages, bytes) = self.received[kind as usize];
-            if messages > 0 {
-                metrics.received.count(kind, messages, bytes);
-            }
-        }
+        metrics.received.add(&self.received);
         if self.pongs.0 > 0 {
             metrics
                 .sent

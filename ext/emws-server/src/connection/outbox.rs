@@ -15,6 +15,9 @@ use tokio::io::AsyncWrite;
 /// Payloads up to this size are copied next to their header; larger ones are
 /// written from their own buffer.
 const COALESCE_LIMIT: usize = 4096;
+/// A frame's bytes beyond its payload, at most: a 10-byte header (server
+/// frames are not masked), or draft 75/76's two markers.
+const MAX_FRAME_OVERHEAD: usize = 10;
 /// At most this many buffers are handed to one `writev`.
 const MAX_IOVECS: usize = 64;
 
@@ -40,6 +43,16 @@ impl Outbox {
     /// buffering stream (TLS) after the last write.
     pub fn has_work(&self) -> bool {
         self.len > 0 || self.unflushed
+    }
+
+    /// Makes room in one allocation for the frames of payloads of these
+    /// lengths that will be coalesced.
+    pub fn reserve_frames(&mut self, payloads: impl Iterator<Item = usize>) {
+        let room: usize = payloads
+            .filter(|&len| len <= COALESCE_LIMIT)
+            .map(|len| len + MAX_FRAME_OVERHEAD)
+            .sum();
+        self.tail.reserve(room);
     }
 
     pub fn push_slice(&mut self, data: &[u8]) {

@@ -9,13 +9,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{CloseWhen, Task};
 use crate::event::Event;
 use crate::handle::Payload;
-use crate::metrics::MessageType;
+use crate::metrics::{MessageType, TrafficTally};
 
 impl<S> Task<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    pub(super) fn encode(&mut self, kind: OutKind, payload: Payload<'_>) {
+    pub(super) fn encode(&mut self, kind: OutKind, payload: Payload<'_>, sends: &mut SendCounts) {
         let holds_replies = self.holds_replies();
         let Some(protocol) = self.protocol.as_mut() else {
             // Not reachable through the Ruby API (it refuses before onopen).
@@ -31,11 +31,7 @@ where
             return;
         }
         let counted = payload.len();
-        self.report
-            .server
-            .metrics
-            .sent
-            .count(kind.into(), 1, counted as u64);
+        sends.traffic.count(kind.into(), counted);
         let before = self.outbox.len();
         // permessage-deflate compresses here, on the task's thread.
         let frame = protocol.frame(kind, payload.as_slice());
@@ -46,12 +42,21 @@ where
             (None, Payload::Borrowed(slice)) => self.outbox.push_slice(slice),
         }
         self.outbox.push_slice(frame.trailer);
-        self.add_overhead(before, counted);
+        sends.overhead += (self.outbox.len() - before).saturating_sub(counted);
         // A compressed frame may be shorter than the message the Ruby side
         // counted: only what is queued will be reported written.
         let queued = self.outbox.len() - before;
         if counted > queued {
             self.report.handle.written(counted - queued);
+        }
+    }
+
+    /// Adds what a batch of sends counted to the server's figures and the
+    /// connection's outbound bytes.
+    pub(super) fn add_sends(&self, sends: &SendCounts) {
+        self.report.server.metrics.sent.add(&sends.traffic);
+        if sends.overhead > 0 {
+            self.report.handle.add_outbound(sends.overhead);
         }
     }
 
@@ -108,4 +113,12 @@ where
             });
         }
     }
+}
+
+/// What one batch of the application's sends adds up to: messages and bytes
+/// by type, and the frames' headers beyond the payloads the Ruby side counted.
+#[derive(Default)]
+pub(super) struct SendCounts {
+    traffic: TrafficTally,
+    overhead: usize,
 }

@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use super::input::poll_read_some;
+use super::output::SendCounts;
 use super::{CloseWhen, Task};
 use crate::handle::{Command, Input, Payload};
 use crate::message_bytes::MessageBytes;
@@ -113,9 +114,17 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     fn run_commands(&mut self, commands: VecDeque<Command>) {
+        // One allocation for a batch of small frames (a broadcast's), not a
+        // buffer grown a doubling at a time.
+        self.outbox
+            .reserve_frames(commands.iter().filter_map(|command| match command {
+                Command::Send { payload, .. } => Some(payload.len()),
+                _ => None,
+            }));
+        let mut sends = SendCounts::default();
         for command in commands {
             if self.close_when == CloseWhen::Now {
-                return;
+                break;
             }
             match command {
                 Command::Start {
@@ -143,6 +152,7 @@ where
                         MessageBytes::Shared(bytes) => Payload::Shared(bytes),
                         MessageBytes::Inline { .. } => Payload::Borrowed(&payload),
                     },
+                    &mut sends,
                 ),
                 Command::Raw(data) => {
                     // Bytes written before any handshake: the application
@@ -172,5 +182,6 @@ where
                 }
             }
         }
+        self.add_sends(&sends);
     }
 }

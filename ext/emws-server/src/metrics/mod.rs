@@ -53,6 +53,31 @@ impl Traffic {
         self.messages[kind as usize].add(messages);
         self.bytes[kind as usize].add(bytes);
     }
+
+    /// Adds what a task tallied over one read or one batch of sends.
+    pub fn add(&self, tally: &TrafficTally) {
+        for kind in MessageType::ALL {
+            let (messages, bytes) = tally.0[kind as usize];
+            if messages > 0 {
+                self.count(kind, messages, bytes);
+            }
+        }
+    }
+}
+
+/// Messages and bytes a task counts locally, then adds to a [`Traffic`] at
+/// once: a broadcast's batch or a read of many frames costs the shared
+/// counters one addition per type, not one per message.
+#[derive(Default)]
+pub struct TrafficTally([(u64, u64); MessageType::ALL.len()]);
+
+impl TrafficTally {
+    #[inline]
+    pub fn count(&mut self, kind: MessageType, bytes: usize) {
+        let (messages, total) = &mut self.0[kind as usize];
+        *messages += 1;
+        *total += bytes as u64;
+    }
 }
 
 /// A server's counters.
