@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use crate::payload::{header, Pattern};
+use crate::payload::Pattern;
 use crate::stats::{latency_summary, round, CpuSample};
 use crate::ws::{Conn, Opcode};
 use crate::{connect_all, Args, CLOSE_LIMIT};
@@ -36,8 +36,13 @@ struct ConnStats {
 }
 
 pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Map<String, Value>> {
-    let pattern = Arc::new(Pattern::new(args.size as usize, args.binary));
+    let pattern = Arc::new(Pattern::for_args(
+        args.payload,
+        args.size as usize,
+        args.binary,
+    )?);
     let conns = connect_all(&args.url, connections, args.connect_concurrency).await?;
+    let negotiated = crate::negotiated(conns.first());
 
     let start = Instant::now();
     let (measure_from, stop_at) = match args.messages {
@@ -88,6 +93,11 @@ pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Ma
     report.insert("in_flight".into(), json!(plan.in_flight));
     report.insert("size".into(), json!(pattern.size()));
     report.insert("binary".into(), json!(args.binary));
+    report.insert(
+        "payload".into(),
+        json!(if pattern.is_json() { "json" } else { "fixed" }),
+    );
+    report.extend(negotiated);
     report.insert("seconds".into(), round(seconds, 3));
     report.insert("round_trips".into(), json!(total.round_trips));
     report.insert(
@@ -109,7 +119,7 @@ async fn drive(mut conn: Conn, id: u32, pattern: &Pattern, plan: &Plan) -> Resul
         loop {
             let now = Instant::now();
             while sent_at.len() < plan.in_flight && now < plan.stop_at && sent < plan.limit {
-                conn.send(pattern.opcode, &[&header(id, sent), pattern.body()]);
+                pattern.send(&mut conn, id, sent);
                 sent_at.push_back(now);
                 sent += 1;
             }
