@@ -459,7 +459,7 @@ module EmwsBench
     cpu = report['server_cpu_us_per_round_trip']
     report['round_trips_per_server_cpu_s'] = (1e6 / cpu).round(1) if cpu&.positive?
     summary = scenario.metrics.map { |label, key, *| "#{label} #{report[key]}" }.join(', ')
-    extra = %w[server_reactor_thread_share tls deflate].filter_map { |k| "#{k} #{report[k]}" if report.key?(k) }
+    extra = %w[server_reactor_thread_share tls deflate deflate_sent_ratio deflate_received_ratio].filter_map { |k| "#{k} #{report[k]}" if report.key?(k) }
     puts "   #{scenario.title}: #{summary} (#{["client CPU #{report['client_cpu_share']}", *extra].join(', ')})"
     report
   end
@@ -702,7 +702,12 @@ module EmwsBench
         report = runs[[scenario.key, impl.key]].first
         next unless report
 
-        "#{impl.label}: #{[report['tls'], report['deflate']].compact.join('; ')}"
+        sizes = if report['deflate_received_ratio']
+                  "compressed to #{report['deflate_sent_ratio']} of the size sent, " \
+                    "#{report['deflate_received_ratio']} of the size received " \
+                    "(#{report['deflate_received_uncompressed']} messages received uncompressed)"
+                end
+        "#{impl.label}: #{[report['tls'], report['deflate'], sizes].compact.join('; ')}"
       end
       lines << "- #{scenario.title} negotiated: #{found.join(' | ')}" unless found.empty?
     end

@@ -295,6 +295,8 @@ impl Conn {
         match (&mut self.deflate, opcode) {
             (Some(deflate), Opcode::Text | Opcode::Binary) => {
                 let compressed = deflate.compress(parts);
+                deflate.bytes.sent_raw += deflate.input.len() as u64;
+                deflate.bytes.sent_wire += compressed.len() as u64;
                 self.frame(0x80 | 0x40 | opcode as u8, &[&compressed]);
             }
             _ => self.frame(0x80 | opcode as u8, parts),
@@ -436,9 +438,25 @@ impl Conn {
 
     fn complete(&mut self, compressed: bool, payload: BytesMut) -> Result<Bytes> {
         match (compressed, &mut self.deflate) {
-            (true, Some(deflate)) => deflate.inflate(&payload).map(Bytes::from),
+            (true, Some(deflate)) => {
+                let data = deflate.inflate(&payload)?;
+                deflate.bytes.received_wire += payload.len() as u64;
+                deflate.bytes.received_raw += data.len() as u64;
+                Ok(Bytes::from(data))
+            }
+            (false, Some(deflate)) => {
+                deflate.bytes.received_wire += payload.len() as u64;
+                deflate.bytes.received_raw += payload.len() as u64;
+                deflate.bytes.received_uncompressed += 1;
+                Ok(payload.freeze())
+            }
             _ => Ok(payload.freeze()),
         }
+    }
+
+    /// Payload bytes before and after compression so far (--deflate).
+    pub fn deflate_bytes(&self) -> Option<DeflateBytes> {
+        self.deflate.as_ref().map(|d| d.bytes)
     }
 
     /// Waits for the next data message (answering pings meanwhile).
@@ -558,6 +576,30 @@ struct Deflate {
     reset_decompress: bool,
     input: Vec<u8>,
     params: String,
+    bytes: DeflateBytes,
+}
+
+/// Data message payload bytes with permessage-deflate: before and after
+/// compression, both ways (what the server sent uncompressed counts the same
+/// on both sides of its ratio).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeflateBytes {
+    pub sent_raw: u64,
+    pub sent_wire: u64,
+    pub received_raw: u64,
+    pub received_wire: u64,
+    /// Data messages the server sent without RSV1.
+    pub received_uncompressed: u64,
+}
+
+impl DeflateBytes {
+    pub fn add(&mut self, other: &DeflateBytes) {
+        self.sent_raw += other.sent_raw;
+        self.sent_wire += other.sent_wire;
+        self.received_raw += other.received_raw;
+        self.received_wire += other.received_wire;
+        self.received_uncompressed += other.received_uncompressed;
+    }
 }
 
 impl Deflate {
@@ -606,6 +648,7 @@ impl Deflate {
             reset_decompress,
             input: Vec::new(),
             params: response.to_string(),
+            bytes: DeflateBytes::default(),
         })
     }
 
