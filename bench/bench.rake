@@ -16,7 +16,7 @@
 # the Ruby reactor thread) and EMWS_FRAMING=pool (on the Rust core's tokio
 # threads). Every round runs every implementation in turn.
 #
-#   rake bench                  3 alternating rounds, medians and spreads (~25 minutes on 2 cores)
+#   rake bench                  3 alternating rounds, medians and spreads (~20-25 minutes on 2 cores)
 #   BENCH_ROUNDS=5 rake bench   more rounds
 #   BENCH_QUICK=1 rake bench    one short round (a smoke run)
 #   BENCH_IMPLS=rs,original rake bench
@@ -82,7 +82,8 @@ module EmwsBench
   # theirs and the parent's. `baseline`: for scenarios the reference does not
   # run, the scenario whose figures fill its column, for the ratio, with
   # `baseline_note` saying what they are. `tls`: wss:// with the bench's
-  # certificate (TLS_KEY/TLS_CERT for the app, --ca for the load).
+  # certificate (TLS_KEY/TLS_CERT for the app, --ca for the load). `absent`:
+  # {impl key => why its cell is empty}.
   # `original_app`: the original's own app, where it needs another (a path).
   # `servers`: that many separate server processes (the load gets --url2 and
   # every pid), all given REDIS_URL for the bench's redis-server when `redis`.
@@ -90,7 +91,7 @@ module EmwsBench
   # that scenario (--rate), to measure latency at the original's best rate.
   # `env`: more environment for the server processes.
   Scenario = Struct.new(:key, :title, :app, :original_app, :args, :metrics, :impls, :reference, :workers, :servers,
-                        :redis, :baseline, :baseline_note, :pace_of, :env, :tls, keyword_init: true)
+                        :redis, :baseline, :baseline_note, :pace_of, :env, :tls, :absent, keyword_init: true)
   CHART = File.join(__dir__, 'chart.py')
   RESULTS_PNG = File.join(__dir__, 'results.png')
   # Appended to the rows of every one-process scenario that measures server CPU.
@@ -205,6 +206,7 @@ module EmwsBench
                    title: 'permessage-deflate echo 100 conns x 10 in flight x 4 KiB JSON-like text ' \
                           '(reference: python websockets 10.4; em-websocket has no compression)',
                    app: 'echo', impls: [*RS, 'python'], reference: 'python', env: { 'COMPRESSION' => '1' },
+                   absent: { 'original' => 'no compression' },
                    args: echo_args(4096, extra: %w[--deflate --payload json]),
                    metrics: [['round trips per server CPU second', 'round_trips_per_server_cpu_s', :higher, 1, ''],
                              *ECHO_RATE]),
@@ -549,6 +551,7 @@ module EmwsBench
                 'reference' => ref, 'ratios' => ratios, 'ratio' => ratios['rs'] }
         row['baseline'] = scenario.baseline if scenario.baseline
         row['baseline_note'] = scenario.baseline_note if scenario.baseline_note
+        row['absent'] = scenario.absent if scenario.absent
         row
       end
     end
@@ -652,7 +655,7 @@ module EmwsBench
       cells = present.map { |key| cell(row, key) }
       ratios = rs_present.map do |rs|
         value = row['ratios'][rs]
-        next 'n/a' unless value
+        next(row['better'] == 'info' ? '—' : 'n/a') unless value
 
         text = "#{format('%.3g', value)}x"
         row['reference'] == 'original' ? text : "#{text} vs #{label_of(row['reference'])}"
@@ -683,7 +686,10 @@ module EmwsBench
 
   def cell(row, key)
     value = row['values'][key]
-    return '—' if value.nil? && row['rounds'][key].zero?
+    if value.nil? && row['rounds'][key].zero?
+      note = row.dig('absent', key)
+      return note ? "— (#{note})" : '—'
+    end
 
     text = format_value(value, row['unit'])
     if row['rounds'][key] > 1

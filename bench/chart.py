@@ -85,7 +85,7 @@ def draw_costs(ax, rows):
             if not ratio:
                 continue
             gain = 1 / ratio  # times less CPU than the reference
-            y = i + (c - (len(columns) - 1) / 2) * height
+            y = i + ((len(columns) - 1) / 2 - c) * height  # reactor above pool
             ax.barh(y, gain - 1, left=1, color=colour if gain >= 1 else WORSE_COLOUR, height=height * 0.9,
                     label=LABELS[key] if i == 0 else None)
             rs = row["values"][key]
