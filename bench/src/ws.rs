@@ -792,6 +792,48 @@ mod tests {
     }
 
     #[test]
+    fn wss_targets_carry_a_server_name() {
+        let ip: Target = "wss://127.0.0.1:8443/".parse().unwrap();
+        assert!(matches!(ip.tls, Some(ServerName::IpAddress(_))));
+        let name: Target = "wss://localhost:8443/".parse().unwrap();
+        assert!(matches!(name.tls, Some(ServerName::DnsName(_))));
+        assert!("ws://127.0.0.1:8080/"
+            .parse::<Target>()
+            .unwrap()
+            .tls
+            .is_none());
+        assert!("http://127.0.0.1:8080/".parse::<Target>().is_err());
+    }
+
+    #[test]
+    fn deflated_messages_inflate_with_and_without_context_takeover() {
+        for answer in [
+            "permessage-deflate",
+            "permessage-deflate; client_max_window_bits=12; server_max_window_bits=12",
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+        ] {
+            let mut ours = Deflate::negotiated(answer).unwrap();
+            let mut theirs = Deflate::negotiated(answer).unwrap();
+            let message: Vec<u8> = (0..5000u32).map(|i| b"abcab"[(i % 5) as usize]).collect();
+            for round in 0..3 {
+                let wire = ours.compress(&[&message[..100], &message[100..]]);
+                assert!(wire.len() < message.len() / 10, "{answer}: compressed");
+                assert!(
+                    !wire.ends_with(&[0, 0, 0xff, 0xff]),
+                    "{answer}: tail stripped"
+                );
+                assert_eq!(
+                    theirs.inflate(&wire).unwrap(),
+                    message,
+                    "{answer} round {round}"
+                );
+            }
+        }
+        assert!(Deflate::negotiated("x-webkit-deflate-frame").is_err());
+        assert!(Deflate::negotiated("permessage-deflate; client_max_window_bits=8").is_err());
+    }
+
+    #[test]
     fn handshake_accept_is_checked() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let good = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
