@@ -3,6 +3,7 @@
 #
 #   ruby -Ilib examples/echo.rb [PORT]      (PORT also from ENV['PORT'], default 8080)
 #   HOST=127.0.0.1 ruby -Ilib examples/echo.rb 9000
+#   TLS_KEY=key.pem TLS_CERT=cert.pem ruby -Ilib examples/echo.rb   (wss://, on both gems)
 #
 # EMWS_IMPL=original runs it on the original em-websocket gem instead.
 if ENV['EMWS_IMPL'] == 'original'
@@ -31,6 +32,13 @@ EM.run do
   if (limit = ENV['RATE_LIMIT'])
     options.merge!(max_messages_per_second: Integer(limit), max_bytes_per_second: Integer(limit) * 1024)
   end
+  # em-websocket-rs: COMPRESSION=1 accepts permessage-deflate.
+  options[:compression] = true if ENV['COMPRESSION'] == '1'
+  # TLS_KEY and TLS_CERT (PEM files) serve wss:// (both gems take these keys).
+  if ENV['TLS_KEY'] || ENV['TLS_CERT']
+    options[:secure] = true
+    options[:tls_options] = { private_key_file: ENV.fetch('TLS_KEY'), cert_chain_file: ENV.fetch('TLS_CERT') }
+  end
 
   EM::WebSocket.run(options) do |ws|
     ws.onmessage { |msg| ws.send(msg) }
@@ -38,5 +46,5 @@ EM.run do
     ws.onerror { |e| warn "websocket error: #{e.class}: #{e.message}" }
   end
 
-  puts "echo server listening on ws://#{host}:#{port}/"
+  puts "echo server listening on #{options[:secure] ? 'wss' : 'ws'}://#{host}:#{port}/"
 end

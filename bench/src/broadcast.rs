@@ -49,6 +49,10 @@ struct Shared {
 const LATENCY_EVERY: usize = 10;
 
 pub async fn run(args: &Args, receivers: usize) -> Result<Map<String, Value>> {
+    anyhow::ensure!(
+        args.payload == crate::payload::Payload::Fixed,
+        "broadcast mode sends --payload fixed only"
+    );
     let pattern = Arc::new(Pattern::new(args.size as usize, args.binary));
     let limit = args.messages.unwrap_or(1_000_000);
     let conns = match &args.url2 {

@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use crate::payload::{header, Pattern};
+use crate::payload::Pattern;
 use crate::stats::{latency_summary, round, CpuSample};
-use crate::ws::{Conn, Opcode};
+use crate::ws::{Conn, DeflateBytes, Opcode};
 use crate::{connect_all, Args, CLOSE_LIMIT};
 
 /// How long in-flight echoes may take to come back once sending has stopped.
@@ -33,11 +33,17 @@ struct Plan {
 struct ConnStats {
     round_trips: u64,
     latencies_us: Vec<u32>,
+    deflate: Option<DeflateBytes>,
 }
 
 pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Map<String, Value>> {
-    let pattern = Arc::new(Pattern::new(args.size as usize, args.binary));
+    let pattern = Arc::new(Pattern::for_args(
+        args.payload,
+        args.size as usize,
+        args.binary,
+    )?);
     let conns = connect_all(&args.url, connections, args.connect_concurrency).await?;
+    let negotiated = crate::negotiated(conns.first());
 
     let start = Instant::now();
     let (measure_from, stop_at) = match args.messages {
@@ -76,6 +82,12 @@ pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Ma
         let stats = joined??;
         total.round_trips += stats.round_trips;
         total.latencies_us.extend(stats.latencies_us);
+        if let Some(bytes) = stats.deflate {
+            total
+                .deflate
+                .get_or_insert_with(Default::default)
+                .add(&bytes);
+        }
     }
     let cpu_end = match cpu_end {
         Some(sample) => sample,
@@ -88,6 +100,11 @@ pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Ma
     report.insert("in_flight".into(), json!(plan.in_flight));
     report.insert("size".into(), json!(pattern.size()));
     report.insert("binary".into(), json!(args.binary));
+    report.insert(
+        "payload".into(),
+        json!(if pattern.is_json() { "json" } else { "fixed" }),
+    );
+    report.extend(negotiated);
     report.insert("seconds".into(), round(seconds, 3));
     report.insert("round_trips".into(), json!(total.round_trips));
     report.insert(
@@ -96,6 +113,22 @@ pub async fn run(args: &Args, connections: usize, in_flight: usize) -> Result<Ma
     );
     if let Value::Object(latency) = latency_summary(total.latencies_us) {
         report.extend(latency);
+    }
+    if let Some(bytes) = total.deflate {
+        // Over the whole run, warmup included: compressed size / original size.
+        let ratio = |wire: u64, raw: u64| round(wire as f64 / raw.max(1) as f64, 3);
+        report.insert(
+            "deflate_sent_ratio".into(),
+            ratio(bytes.sent_wire, bytes.sent_raw),
+        );
+        report.insert(
+            "deflate_received_ratio".into(),
+            ratio(bytes.received_wire, bytes.received_raw),
+        );
+        report.insert(
+            "deflate_received_uncompressed".into(),
+            json!(bytes.received_uncompressed),
+        );
     }
     report.extend(cpu_start.report(&cpu_end, total.round_trips, "round_trip"));
     Ok(report)
@@ -109,7 +142,7 @@ async fn drive(mut conn: Conn, id: u32, pattern: &Pattern, plan: &Plan) -> Resul
         loop {
             let now = Instant::now();
             while sent_at.len() < plan.in_flight && now < plan.stop_at && sent < plan.limit {
-                conn.send(pattern.opcode, &[&header(id, sent), pattern.body()]);
+                pattern.send(&mut conn, id, sent);
                 sent_at.push_back(now);
                 sent += 1;
             }
@@ -138,6 +171,7 @@ async fn drive(mut conn: Conn, id: u32, pattern: &Pattern, plan: &Plan) -> Resul
     timeout_at(plan.deadline, exchange)
         .await
         .with_context(|| format!("echoes did not come back: {received} of {sent}"))??;
+    stats.deflate = conn.deflate_bytes();
     conn.close(CLOSE_LIMIT).await?;
     Ok(stats)
 }

@@ -5,6 +5,7 @@
 
 mod broadcast;
 mod echo;
+mod handshakes;
 mod idle;
 mod payload;
 mod scrape;
@@ -32,17 +33,37 @@ const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 #[derive(Parser, Debug)]
 #[command(
     name = "emws-bench",
-    about = "WebSocket load generator: echo throughput, latency, broadcast fan-out, idle memory"
+    about = "WebSocket load generator: echo throughput, latency, broadcast fan-out, idle memory, handshakes"
 )]
 pub struct Args {
-    /// echo: N connections x K in flight; latency: 1 x 1; broadcast: R receivers
-    /// + 1 sender on a relay-to-all server; idle: hold C open connections.
+    /// echo: N connections x K in flight; latency: 1 x 1; broadcast: R
+    /// receivers and 1 sender on a relay-to-all server; idle: hold C open
+    /// connections; handshakes: --connect-concurrency connections at a time,
+    /// each opened, used for one echo and closed, for --duration seconds.
     #[arg(value_enum)]
     mode: Mode,
 
-    /// Server URL; only loopback hosts are accepted.
+    /// Server URL (ws:// or wss://); only loopback hosts are accepted.
     #[arg(long, default_value = "ws://127.0.0.1:8080/")]
     url: Target,
+
+    /// wss://: the PEM certificate(s) to verify the server's certificate
+    /// against (its own certificate, or its CA). Every TLS handshake is a
+    /// full one (no session resumption).
+    #[arg(long)]
+    ca: Option<std::path::PathBuf>,
+
+    /// Offer permessage-deflate (client_max_window_bits) and fail unless the
+    /// server accepts it; every message sent is compressed, every compressed
+    /// message received inflated, before the usual check.
+    #[arg(long)]
+    deflate: bool,
+
+    /// Message contents: fixed (header + the same body), or json (JSON-like
+    /// text of exactly --size bytes, different in every message; echo,
+    /// latency and handshakes modes).
+    #[arg(long, value_enum, default_value_t = payload::Payload::Fixed)]
+    payload: payload::Payload,
 
     /// Broadcast: a second server (another process sharing the channel),
     /// to which every other receiver connects; the sender uses --url.
@@ -98,7 +119,8 @@ pub struct Args {
     #[arg(long, requires = "server_pid")]
     server_tree: bool,
 
-    /// Handshakes in progress at once while connecting.
+    /// Handshakes in progress at once while connecting (handshakes mode:
+    /// connections in progress at once).
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
 
@@ -122,6 +144,7 @@ enum Mode {
     Latency,
     Broadcast,
     Idle,
+    Handshakes,
 }
 
 impl Args {
@@ -179,6 +202,9 @@ fn main() -> ExitCode {
 
 async fn run(args: &Args) -> Result<Map<String, Value>> {
     let fd_limit = stats::raise_fd_limit();
+    let wss = args.url.tls.is_some() || args.url2.as_ref().is_some_and(|u| u.tls.is_some());
+    anyhow::ensure!(args.ca.is_none() || wss, "--ca is for wss:// targets");
+    ws::configure(args.ca.as_deref(), args.deflate)?;
     let mut report = Map::new();
     report.insert(
         "mode".into(),
@@ -196,6 +222,7 @@ async fn run(args: &Args) -> Result<Map<String, Value>> {
         Mode::Latency => echo::run(args, 1, 1).await?,
         Mode::Broadcast => broadcast::run(args, args.connections.unwrap_or(1000)).await?,
         Mode::Idle => idle::run(args, args.connections.unwrap_or(1000), fd_limit).await?,
+        Mode::Handshakes => handshakes::run(args).await?,
     };
     report.extend(body);
     if let Some(scraper) = scraper {
@@ -213,6 +240,19 @@ fn print_report(report: &Map<String, Value>, json: bool) {
     for (key, value) in report {
         println!("{key:width$}  {value}");
     }
+}
+
+/// What a connection negotiated, for the report: TLS version and cipher
+/// suite (wss://), permessage-deflate parameters (--deflate).
+pub fn negotiated(conn: Option<&Conn>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(tls) = conn.and_then(|c| c.tls_info.as_deref()) {
+        out.insert("tls".into(), tls.into());
+    }
+    if let Some(params) = conn.and_then(Conn::deflate_params) {
+        out.insert("deflate".into(), params.into());
+    }
+    out
 }
 
 /// Opens `count` connections, at most `concurrency` handshakes at a time.

@@ -39,6 +39,9 @@ pub struct CpuSample {
     at: Instant,
     /// (pid, CPU microseconds) of each server process, the one named first.
     server: Option<Vec<(u32, u64)>>,
+    /// Each thread of the named server processes (not their descendants):
+    /// (tid, whether it is its process's main thread, name, CPU microseconds).
+    threads: Vec<(u32, bool, String, u64)>,
     tree: bool,
     client_us: u64,
 }
@@ -59,10 +62,15 @@ impl CpuSample {
                 Some(all)
             }
         };
+        let threads = match &server {
+            None => Vec::new(),
+            Some(server) => server.pids.iter().flat_map(|&pid| threads(pid)).collect(),
+        };
         Ok(CpuSample {
             at: Instant::now(),
             tree: server.as_ref().is_some_and(|s| s.tree || s.pids.len() > 1),
             server: processes,
+            threads,
             client_us: own_cpu_us(),
         })
     }
@@ -103,10 +111,74 @@ impl CpuSample {
                 out.insert("server_cpu_share_by_pid".into(), Value::Object(shares));
             }
         }
+        if !end.threads.is_empty() {
+            out.extend(self.thread_report(end, wall_us));
+        }
         let client = end.client_us.saturating_sub(self.client_us) as f64;
         out.insert("client_cpu_share".into(), round(client / wall_us, 3));
         out
     }
+}
+
+impl CpuSample {
+    /// The main thread's CPU (the reactor: Ruby's main thread runs EM.run)
+    /// against the others' (tokio workers, Ruby's timer thread...), as shares
+    /// of one core, its share of the named processes' CPU, and each thread
+    /// name's share. A thread that ended in between counts nothing.
+    fn thread_report(&self, end: &CpuSample, wall_us: f64) -> Map<String, Value> {
+        let before: HashMap<u32, u64> = self.threads.iter().map(|t| (t.0, t.3)).collect();
+        let (mut main, mut others) = (0f64, 0f64);
+        let mut by_name: Vec<(String, f64)> = Vec::new();
+        for (tid, is_main, name, us) in &end.threads {
+            let used = us.saturating_sub(before.get(tid).copied().unwrap_or(0)) as f64;
+            let label = if *is_main {
+                main += used;
+                format!("main ({name})")
+            } else {
+                others += used;
+                name.clone()
+            };
+            match by_name.iter_mut().find(|(n, _)| *n == label) {
+                Some((_, total)) => *total += used,
+                None => by_name.push((label, used)),
+            }
+        }
+        let mut out = Map::new();
+        out.insert("server_reactor_cpu_share".into(), round(main / wall_us, 3));
+        out.insert(
+            "server_other_threads_cpu_share".into(),
+            round(others / wall_us, 3),
+        );
+        if main + others > 0.0 {
+            out.insert(
+                "server_reactor_thread_share".into(),
+                round(main / (main + others), 3),
+            );
+        }
+        by_name.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let shares = by_name
+            .into_iter()
+            .map(|(name, used)| (name, round(used / wall_us, 3)))
+            .collect();
+        out.insert("server_cpu_share_by_thread".into(), Value::Object(shares));
+        out
+    }
+}
+
+/// (tid, is the main thread, name, CPU microseconds) of every thread of
+/// `pid`; none if it is gone, and threads that end while read are left out.
+fn threads(pid: u32) -> Vec<(u32, bool, String, u64)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let tid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let line = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+        let name = line.split_once('(')?.1.rsplit_once(')')?.0.to_string();
+        let stat = parse_stat(&line).ok()?;
+        Some((tid, tid == pid, name, stat.cpu_us))
+    })
+    .collect()
 }
 
 pub fn round(x: f64, digits: i32) -> Value {
@@ -279,6 +351,10 @@ mod tests {
             tree: false,
         }))
         .unwrap();
+        assert!(single
+            .threads
+            .iter()
+            .any(|t| t.0 == std::process::id() && t.1));
         assert_eq!(single.server.unwrap().len(), 1);
     }
 }

@@ -2,38 +2,99 @@
 //!
 //! Reads and writes go through plain buffers so that a connection can keep
 //! many messages in flight while it reads echoes, without a task per direction.
+//!
+//! `wss://` runs the same protocol over rustls (ring provider); `--deflate`
+//! negotiates permessage-deflate (RFC 7692) and compresses every data
+//! message sent and inflates every compressed one received.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use bytes::{Buf, Bytes, BytesMut};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// Largest message accepted from the server; anything bigger is a protocol error here.
 const MAX_MESSAGE: usize = 64 << 20;
 const MAX_RESPONSE_HEAD: usize = 16 << 10;
 
-/// A `ws://host:port/path` target; the host must be a loopback address.
+/// A `ws://host:port/path` or `wss://host:port/path` target; the host must
+/// be a loopback address.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub addr: SocketAddr,
     pub host: String,
     pub path: String,
+    /// wss://: TLS (the certificate checked against `--ca`), for the host's name or IP.
+    pub tls: Option<ServerName<'static>>,
+}
+
+/// How every connection is set up: TLS for wss:// targets, and whether to
+/// offer permessage-deflate. Set once, by `configure`, before connecting.
+struct Setup {
+    tls: Option<TlsConnector>,
+    deflate: bool,
+}
+
+static SETUP: OnceLock<Setup> = OnceLock::new();
+
+/// TLS trusting only the certificates in `ca` (PEM), without session
+/// resumption so that every handshake is a full one; and whether to offer
+/// permessage-deflate. Call once, before the first `Conn::connect`.
+pub fn configure(ca: Option<&std::path::Path>, deflate: bool) -> Result<()> {
+    let tls = match ca {
+        None => None,
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+            {
+                roots
+                    .add(cert.with_context(|| format!("bad PEM in {}", path.display()))?)
+                    .with_context(|| format!("unusable certificate in {}", path.display()))?;
+            }
+            ensure!(!roots.is_empty(), "no certificate in {}", path.display());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.resumption = rustls::client::Resumption::disabled();
+            Some(TlsConnector::from(Arc::new(config)))
+        }
+    };
+    SETUP
+        .set(Setup { tls, deflate })
+        .map_err(|_| anyhow::anyhow!("ws::configure called twice"))
+}
+
+fn setup() -> &'static Setup {
+    SETUP.get_or_init(|| Setup {
+        tls: None,
+        deflate: false,
+    })
 }
 
 impl std::str::FromStr for Target {
     type Err = anyhow::Error;
 
     fn from_str(url: &str) -> Result<Self> {
-        let rest = url
-            .strip_prefix("ws://")
-            .context("only ws:// URLs are supported")?;
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("ws://") {
+            (false, rest)
+        } else if let Some(rest) = url.strip_prefix("wss://") {
+            (true, rest)
+        } else {
+            bail!("only ws:// and wss:// URLs are supported");
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -49,10 +110,19 @@ impl std::str::FromStr for Target {
                 .context("host must be an IP literal or localhost")?,
         };
         ensure!(ip.is_loopback(), "refusing non-loopback target {ip}");
+        let name = host.trim_start_matches('[').trim_end_matches(']');
+        let tls = match tls {
+            false => None,
+            true => Some(
+                ServerName::try_from(name.to_string())
+                    .with_context(|| format!("bad TLS server name {name:?}"))?,
+            ),
+        };
         Ok(Target {
             addr: SocketAddr::new(ip, port),
             host: authority.to_string(),
             path: path.to_string(),
+            tls,
         })
     }
 }
@@ -105,34 +175,78 @@ impl Rng {
     }
 }
 
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
 pub struct Conn {
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    rd: Reader,
+    wr: Writer,
+    /// TLS keeps what was written in its own buffer until flushed.
+    tls: bool,
+    unflushed: bool,
     rbuf: BytesMut,
     wbuf: Vec<u8>,
     wpos: usize,
-    /// Opcode and data of a fragmented message being assembled.
-    partial: Option<(Opcode, BytesMut)>,
+    /// Opcode, compression (RSV1) and data of a fragmented message being assembled.
+    partial: Option<(Opcode, bool, BytesMut)>,
     rng: Rng,
+    deflate: Option<Deflate>,
+    /// wss://: the negotiated protocol version and cipher suite.
+    pub tls_info: Option<String>,
 }
 
 impl Conn {
-    /// Connects and completes the opening handshake, checking Sec-WebSocket-Accept.
+    /// Connects (and, for wss://, completes the TLS handshake) and completes
+    /// the opening handshake, checking Sec-WebSocket-Accept and, with
+    /// `--deflate`, that permessage-deflate was accepted.
     pub async fn connect(target: &Target, seed: u64) -> Result<Conn> {
         let stream = TcpStream::connect(target.addr)
             .await
             .with_context(|| format!("connect to {}", target.addr))?;
         stream.set_nodelay(true)?;
-        let (mut rd, mut wr) = stream.into_split();
+        let setup = setup();
+        let (mut rd, mut wr, tls_info): (Reader, Writer, _) = match &target.tls {
+            None => {
+                let (rd, wr) = stream.into_split();
+                (Box::new(rd), Box::new(wr), None)
+            }
+            Some(name) => {
+                let connector = setup
+                    .tls
+                    .as_ref()
+                    .context("wss:// needs --ca (the server's certificate, PEM)")?;
+                let tls = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .context("TLS handshake")?;
+                let session = tls.get_ref().1;
+                let info = format!(
+                    "{:?} {:?}",
+                    session.protocol_version().context("no TLS version")?,
+                    session
+                        .negotiated_cipher_suite()
+                        .context("no cipher suite")?
+                        .suite()
+                );
+                let (rd, wr) = tokio::io::split(tls);
+                (Box::new(rd), Box::new(wr), Some(info))
+            }
+        };
         let mut rng = Rng::new(seed);
         let key_bytes: Vec<u8> = (0..2).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
         let key = BASE64.encode(key_bytes);
+        let offer = if setup.deflate {
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        } else {
+            ""
+        };
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n",
             target.path, target.host
         );
         wr.write_all(request.as_bytes()).await?;
+        wr.flush().await?;
 
         let mut rbuf = BytesMut::with_capacity(4096);
         let head_len = loop {
@@ -148,22 +262,50 @@ impl Conn {
             }
         };
         let head = rbuf.split_to(head_len);
-        check_handshake(&String::from_utf8_lossy(&head), &key)?;
+        let extensions = check_handshake(&String::from_utf8_lossy(&head), &key)?;
+        let deflate = match (setup.deflate, extensions) {
+            (false, None) => None,
+            (false, Some(ext)) => bail!("server answered extensions {ext:?} to no offer"),
+            (true, None) => bail!("the server did not accept permessage-deflate"),
+            (true, Some(ext)) => Some(Deflate::negotiated(&ext)?),
+        };
         Ok(Conn {
             rd,
             wr,
+            tls: target.tls.is_some(),
+            unflushed: false,
             rbuf,
             wbuf: Vec::new(),
             wpos: 0,
             partial: None,
             rng,
+            deflate,
+            tls_info,
         })
     }
 
-    /// Queues one masked frame whose payload is the concatenation of `parts`.
+    /// The permessage-deflate parameters the server answered, if negotiated.
+    pub fn deflate_params(&self) -> Option<&str> {
+        self.deflate.as_ref().map(|d| d.params.as_str())
+    }
+
+    /// Queues one masked frame whose payload is the concatenation of `parts`;
+    /// with permessage-deflate, data messages are compressed (RSV1 set).
     pub fn send(&mut self, opcode: Opcode, parts: &[&[u8]]) {
+        match (&mut self.deflate, opcode) {
+            (Some(deflate), Opcode::Text | Opcode::Binary) => {
+                let compressed = deflate.compress(parts);
+                deflate.bytes.sent_raw += deflate.input.len() as u64;
+                deflate.bytes.sent_wire += compressed.len() as u64;
+                self.frame(0x80 | 0x40 | opcode as u8, &[&compressed]);
+            }
+            _ => self.frame(0x80 | opcode as u8, parts),
+        }
+    }
+
+    fn frame(&mut self, first: u8, parts: &[&[u8]]) {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        self.wbuf.push(0x80 | opcode as u8);
+        self.wbuf.push(first);
         match len {
             0..=125 => self.wbuf.push(0x80 | len as u8),
             126..=0xFFFF => {
@@ -185,7 +327,7 @@ impl Conn {
     }
 
     pub fn has_pending_writes(&self) -> bool {
-        self.wpos < self.wbuf.len()
+        self.wpos < self.wbuf.len() || self.unflushed
     }
 
     /// Waits until some bytes were read or written. A closed socket is an error.
@@ -193,20 +335,30 @@ impl Conn {
         if self.rbuf.capacity() - self.rbuf.len() < 16 << 10 {
             self.rbuf.reserve(64 << 10);
         }
-        if self.has_pending_writes() {
+        if self.wpos < self.wbuf.len() {
             tokio::select! {
-                read = self.rd.read_buf(&mut self.rbuf) => check_read(read?),
+                read = self.rd.read_buf(&mut self.rbuf) => check_read(read),
                 written = self.wr.write(&self.wbuf[self.wpos..]) => {
                     self.wpos += written?;
-                    if !self.has_pending_writes() {
+                    if self.wpos == self.wbuf.len() {
                         self.wbuf.clear();
                         self.wpos = 0;
+                        self.unflushed = self.tls;
                     }
                     Ok(())
                 }
             }
+        } else if self.unflushed {
+            tokio::select! {
+                read = self.rd.read_buf(&mut self.rbuf) => check_read(read),
+                flushed = self.wr.flush() => {
+                    flushed?;
+                    self.unflushed = false;
+                    Ok(())
+                }
+            }
         } else {
-            check_read(self.rd.read_buf(&mut self.rbuf).await?)
+            check_read(self.rd.read_buf(&mut self.rbuf).await)
         }
     }
 
@@ -220,15 +372,21 @@ impl Conn {
 
     /// The next complete message already buffered, if any. Pings are answered
     /// and pongs dropped here; a close frame is handed to the caller.
+    /// Compressed messages are inflated.
     pub fn next_message(&mut self) -> Result<Option<Message>> {
         loop {
-            let Some((header_len, fin, opcode, len)) = parse_header(&self.rbuf)? else {
+            let Some((header_len, fin, rsv1, opcode, len)) = parse_header(&self.rbuf)? else {
                 return Ok(None);
             };
             if self.rbuf.len() < header_len + len {
                 self.rbuf.reserve(header_len + len - self.rbuf.len());
                 return Ok(None);
             }
+            ensure!(
+                !rsv1
+                    || (self.deflate.is_some() && matches!(opcode, Opcode::Text | Opcode::Binary)),
+                "server set RSV1 on a {opcode:?} frame without permessage-deflate for it"
+            );
             self.rbuf.advance(header_len);
             let payload = self.rbuf.split_to(len);
             match opcode {
@@ -247,7 +405,7 @@ impl Conn {
                     );
                     return Ok(Some(Message {
                         opcode,
-                        data: payload.freeze(),
+                        data: self.complete(rsv1, payload)?,
                     }));
                 }
                 Opcode::Text | Opcode::Binary => {
@@ -255,10 +413,10 @@ impl Conn {
                         self.partial.is_none(),
                         "new message inside a fragmented one"
                     );
-                    self.partial = Some((opcode, payload));
+                    self.partial = Some((opcode, rsv1, payload));
                 }
                 Opcode::Continuation => {
-                    let Some((first, mut data)) = self.partial.take() else {
+                    let Some((first, compressed, mut data)) = self.partial.take() else {
                         bail!("continuation frame without a message to continue");
                     };
                     data.extend_from_slice(&payload);
@@ -269,13 +427,36 @@ impl Conn {
                     if fin {
                         return Ok(Some(Message {
                             opcode: first,
-                            data: data.freeze(),
+                            data: self.complete(compressed, data)?,
                         }));
                     }
-                    self.partial = Some((first, data));
+                    self.partial = Some((first, compressed, data));
                 }
             }
         }
+    }
+
+    fn complete(&mut self, compressed: bool, payload: BytesMut) -> Result<Bytes> {
+        match (compressed, &mut self.deflate) {
+            (true, Some(deflate)) => {
+                let data = deflate.inflate(&payload)?;
+                deflate.bytes.received_wire += payload.len() as u64;
+                deflate.bytes.received_raw += data.len() as u64;
+                Ok(Bytes::from(data))
+            }
+            (false, Some(deflate)) => {
+                deflate.bytes.received_wire += payload.len() as u64;
+                deflate.bytes.received_raw += payload.len() as u64;
+                deflate.bytes.received_uncompressed += 1;
+                Ok(payload.freeze())
+            }
+            _ => Ok(payload.freeze()),
+        }
+    }
+
+    /// Payload bytes before and after compression so far (--deflate).
+    pub fn deflate_bytes(&self) -> Option<DeflateBytes> {
+        self.deflate.as_ref().map(|d| d.bytes)
     }
 
     /// Waits for the next data message (answering pings meanwhile).
@@ -290,13 +471,34 @@ impl Conn {
 
     /// Closing handshake: send close 1000 and wait for the server's close frame
     /// (or its end of stream), bounded by `limit`.
-    pub async fn close(mut self, limit: Duration) -> Result<()> {
+    pub async fn close(self, limit: Duration) -> Result<()> {
+        self.close_with(limit, false).await
+    }
+
+    /// The closing handshake, then wait for the server to end the TCP
+    /// connection (so that the server, closing first, keeps the TIME_WAIT).
+    pub async fn close_until_eof(self, limit: Duration) -> Result<()> {
+        self.close_with(limit, true).await
+    }
+
+    async fn close_with(mut self, limit: Duration, until_eof: bool) -> Result<()> {
         self.send(Opcode::Close, &[&1000u16.to_be_bytes()]);
         let handshake = async {
             self.flush().await?;
+            let mut closed = false;
             loop {
+                if closed {
+                    // Anything after the close frame is ignored; only the end counts.
+                    self.rbuf.clear();
+                    match self.io().await {
+                        Ok(()) => continue,
+                        Err(e) if is_eof(&e) => return Ok(()),
+                        Err(e) => return Err(e),
+                    }
+                }
                 match self.recv().await {
-                    Ok(msg) if msg.opcode == Opcode::Close => return Ok(()),
+                    Ok(msg) if msg.opcode == Opcode::Close && !until_eof => return Ok(()),
+                    Ok(msg) if msg.opcode == Opcode::Close => closed = true,
                     Ok(_) => {}
                     Err(e) if is_eof(&e) => return Ok(()),
                     Err(e) => return Err(e),
@@ -324,14 +526,20 @@ fn is_eof(e: &anyhow::Error) -> bool {
     e.is::<Eof>()
 }
 
-fn check_read(n: usize) -> Result<()> {
-    if n == 0 {
-        return Err(Eof.into());
+/// A read of nothing is the end of the stream; so is a TLS peer closing the
+/// TCP connection without close_notify (EventMachine does, after the
+/// closing handshake).
+fn check_read(read: std::io::Result<usize>) -> Result<()> {
+    match read {
+        Ok(0) => Err(Eof.into()),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Eof.into()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
-fn check_handshake(head: &str, key: &str) -> Result<()> {
+/// Checks the 101 response; returns its Sec-WebSocket-Extensions, if any.
+fn check_handshake(head: &str, key: &str) -> Result<Option<String>> {
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap_or_default();
     ensure!(
@@ -339,24 +547,197 @@ fn check_handshake(head: &str, key: &str) -> Result<()> {
         "handshake refused: {status:?}"
     );
     let expected = BASE64.encode(Sha1::digest(format!("{key}{GUID}").as_bytes()));
-    let accept = lines
+    let headers: Vec<(&str, &str)> = lines
         .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-accept"))
-        .map(|(_, value)| value.trim())
+        .map(|(name, value)| (name.trim(), value.trim()))
+        .collect();
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|&(_, value)| value)
+            .collect::<Vec<_>>()
+    };
+    let accept = *header("sec-websocket-accept")
+        .first()
         .context("handshake response lacks Sec-WebSocket-Accept")?;
     ensure!(accept == expected, "wrong Sec-WebSocket-Accept {accept:?}");
-    Ok(())
+    let extensions = header("sec-websocket-extensions");
+    Ok((!extensions.is_empty()).then(|| extensions.join(", ")))
 }
 
-/// Parses a server frame header: (header length, FIN, opcode, payload length).
-fn parse_header(buf: &[u8]) -> Result<Option<(usize, bool, Opcode, usize)>> {
+/// permessage-deflate as the server accepted it: a compressor for what we
+/// send (its window as the server allowed, reset after each message if it
+/// asked for client_no_context_takeover) and a decompressor for what it sends.
+struct Deflate {
+    compress: Compress,
+    decompress: Decompress,
+    reset_compress: bool,
+    reset_decompress: bool,
+    input: Vec<u8>,
+    params: String,
+    bytes: DeflateBytes,
+}
+
+/// Data message payload bytes with permessage-deflate: before and after
+/// compression, both ways (what the server sent uncompressed counts the same
+/// on both sides of its ratio).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeflateBytes {
+    pub sent_raw: u64,
+    pub sent_wire: u64,
+    pub received_raw: u64,
+    pub received_wire: u64,
+    /// Data messages the server sent without RSV1.
+    pub received_uncompressed: u64,
+}
+
+impl DeflateBytes {
+    pub fn add(&mut self, other: &DeflateBytes) {
+        self.sent_raw += other.sent_raw;
+        self.sent_wire += other.sent_wire;
+        self.received_raw += other.received_raw;
+        self.received_wire += other.received_wire;
+        self.received_uncompressed += other.received_uncompressed;
+    }
+}
+
+impl Deflate {
+    fn negotiated(response: &str) -> Result<Deflate> {
+        ensure!(
+            !response.contains(','),
+            "server accepted more than one extension: {response:?}"
+        );
+        let mut params = response.split(';').map(str::trim);
+        ensure!(
+            params.next() == Some("permessage-deflate"),
+            "server answered {response:?}, not permessage-deflate"
+        );
+        let (mut client_bits, mut reset_compress, mut reset_decompress) = (15u8, false, false);
+        for param in params {
+            let (name, value) = match param.split_once('=') {
+                Some((name, value)) => (name.trim(), Some(value.trim().trim_matches('"'))),
+                None => (param, None),
+            };
+            match (name, value) {
+                ("client_no_context_takeover", None) => reset_compress = true,
+                ("server_no_context_takeover", None) => reset_decompress = true,
+                ("client_max_window_bits", Some(bits)) => {
+                    client_bits = bits.parse().context("bad client_max_window_bits")?;
+                    // zlib cannot make raw deflate with an 8-bit window.
+                    ensure!(
+                        (9..=15).contains(&client_bits),
+                        "client_max_window_bits={client_bits} is not supported here"
+                    );
+                }
+                ("server_max_window_bits", Some(bits)) => {
+                    let bits: u8 = bits.parse().context("bad server_max_window_bits")?;
+                    ensure!(
+                        (8..=15).contains(&bits),
+                        "bad server_max_window_bits {bits}"
+                    );
+                }
+                _ => bail!("unexpected permessage-deflate parameter {param:?}"),
+            }
+        }
+        Ok(Deflate {
+            compress: Compress::new_with_window_bits(Compression::default(), false, client_bits),
+            // A 15-bit window inflates what any smaller window made.
+            decompress: Decompress::new_with_window_bits(false, 15),
+            reset_compress,
+            reset_decompress,
+            input: Vec::new(),
+            params: response.to_string(),
+            bytes: DeflateBytes::default(),
+        })
+    }
+
+    /// One message's payload, compressed, without the 00 00 ff ff tail.
+    fn compress(&mut self, parts: &[&[u8]]) -> Vec<u8> {
+        self.input.clear();
+        for part in parts {
+            self.input.extend_from_slice(part);
+        }
+        let mut out = Vec::with_capacity(self.input.len() / 2 + 64);
+        let start = self.compress.total_in();
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity().max(256));
+            }
+            let consumed = (self.compress.total_in() - start) as usize;
+            self.compress
+                .compress_vec(&self.input[consumed..], &mut out, FlushCompress::Sync)
+                .expect("deflate cannot fail on its own stream");
+            let consumed = (self.compress.total_in() - start) as usize;
+            if consumed == self.input.len() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        assert!(
+            out.ends_with(&[0, 0, 0xff, 0xff]),
+            "a sync flush ends with 00 00 ff ff"
+        );
+        out.truncate(out.len() - 4);
+        if self.reset_compress {
+            self.compress.reset();
+        }
+        out
+    }
+
+    /// A compressed message's payload, inflated (at most MAX_MESSAGE bytes).
+    fn inflate(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.input.clear();
+        self.input.extend_from_slice(data);
+        self.input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        let mut out = Vec::with_capacity(data.len() * 4 + 64);
+        let start = self.decompress.total_in();
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity());
+            }
+            let (in_before, out_before) = (self.decompress.total_in(), out.len());
+            let consumed = (in_before - start) as usize;
+            let status = self
+                .decompress
+                .decompress_vec(&self.input[consumed..], &mut out, FlushDecompress::Sync)
+                .context("server sent a bad deflate stream")?;
+            ensure!(
+                out.len() <= MAX_MESSAGE,
+                "inflated message over {MAX_MESSAGE} bytes"
+            );
+            let consumed = (self.decompress.total_in() - start) as usize;
+            if status == Status::StreamEnd {
+                // A final block: the server starts a new stream next message.
+                self.decompress.reset(false);
+                break;
+            }
+            if consumed == self.input.len() && out.len() < out.capacity() {
+                break;
+            }
+            ensure!(
+                self.decompress.total_in() > in_before || out.len() > out_before,
+                "inflating stalled"
+            );
+        }
+        if self.reset_decompress {
+            self.decompress.reset(false);
+        }
+        Ok(out)
+    }
+}
+
+/// Parses a server frame header: (header length, FIN, RSV1, opcode, payload length).
+type FrameHeader = (usize, bool, bool, Opcode, usize);
+
+fn parse_header(buf: &[u8]) -> Result<Option<FrameHeader>> {
     if buf.len() < 2 {
         return Ok(None);
     }
     let fin = buf[0] & 0x80 != 0;
+    let rsv1 = buf[0] & 0x40 != 0;
     ensure!(
-        buf[0] & 0x70 == 0,
-        "server set RSV bits without an extension"
+        buf[0] & 0x30 == 0,
+        "server set RSV2/RSV3 without an extension"
     );
     let opcode = Opcode::from_u8(buf[0] & 0x0F)?;
     ensure!(buf[1] & 0x80 == 0, "server sent a masked frame");
@@ -368,7 +749,7 @@ fn parse_header(buf: &[u8]) -> Result<Option<(usize, bool, Opcode, usize)>> {
         n => (2, n as usize),
     };
     ensure!(len <= MAX_MESSAGE, "frame of {len} bytes is over the limit");
-    Ok(Some((header_len, fin, opcode, len)))
+    Ok(Some((header_len, fin, rsv1, opcode, len)))
 }
 
 /// XORs `data` with the masking key, eight bytes at a time.
@@ -408,6 +789,48 @@ mod tests {
         assert!("ws://[::1]:8080/x".parse::<Target>().is_ok());
         assert!("ws://10.0.0.1:8080/".parse::<Target>().is_err());
         assert!("ws://127.0.0.1/".parse::<Target>().is_err());
+    }
+
+    #[test]
+    fn wss_targets_carry_a_server_name() {
+        let ip: Target = "wss://127.0.0.1:8443/".parse().unwrap();
+        assert!(matches!(ip.tls, Some(ServerName::IpAddress(_))));
+        let name: Target = "wss://localhost:8443/".parse().unwrap();
+        assert!(matches!(name.tls, Some(ServerName::DnsName(_))));
+        assert!("ws://127.0.0.1:8080/"
+            .parse::<Target>()
+            .unwrap()
+            .tls
+            .is_none());
+        assert!("http://127.0.0.1:8080/".parse::<Target>().is_err());
+    }
+
+    #[test]
+    fn deflated_messages_inflate_with_and_without_context_takeover() {
+        for answer in [
+            "permessage-deflate",
+            "permessage-deflate; client_max_window_bits=12; server_max_window_bits=12",
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+        ] {
+            let mut ours = Deflate::negotiated(answer).unwrap();
+            let mut theirs = Deflate::negotiated(answer).unwrap();
+            let message: Vec<u8> = (0..5000u32).map(|i| b"abcab"[(i % 5) as usize]).collect();
+            for round in 0..3 {
+                let wire = ours.compress(&[&message[..100], &message[100..]]);
+                assert!(wire.len() < message.len() / 10, "{answer}: compressed");
+                assert!(
+                    !wire.ends_with(&[0, 0, 0xff, 0xff]),
+                    "{answer}: tail stripped"
+                );
+                assert_eq!(
+                    theirs.inflate(&wire).unwrap(),
+                    message,
+                    "{answer} round {round}"
+                );
+            }
+        }
+        assert!(Deflate::negotiated("x-webkit-deflate-frame").is_err());
+        assert!(Deflate::negotiated("permessage-deflate; client_max_window_bits=8").is_err());
     }
 
     #[test]

@@ -29,11 +29,14 @@ class ServerProcess
 
   attr_reader :pid, :port, :log
 
-  # script: run from the repository root as `ruby *ruby_args script port`;
-  # stdout and stderr both go to `log`. pgroup: keep the server out of the
-  # terminal's process group (a ^C reaches only rake, which stops it).
-  def initialize(script, log:, ruby_args: [], env: {}, pgroup: true)
+  # script: run from the repository root as `ruby *ruby_args script port`
+  # (`command` instead of ruby for a server in another language, e.g.
+  # /usr/bin/python3); stdout and stderr both go to `log`. pgroup: keep the
+  # server out of the terminal's process group (a ^C reaches only rake,
+  # which stops it).
+  def initialize(script, log:, ruby_args: [], env: {}, pgroup: true, command: RbConfig.ruby)
     @script = script
+    @command = command
     @log = log
     @ruby_args = ruby_args
     @env = env
@@ -43,7 +46,7 @@ class ServerProcess
 
   def start
     FileUtils.mkdir_p(File.dirname(@log))
-    @pid = Process.spawn(@env, RbConfig.ruby, *@ruby_args, @script, @port.to_s,
+    @pid = Process.spawn(@env, @command, *@ruby_args, @script, @port.to_s,
                          chdir: ROOT, out: @log, err: %i[child out], pgroup: @pgroup)
     self
   end
