@@ -180,10 +180,27 @@ module EMWSSpec
       expect(close.close_code).to eq(1007)
     end
 
+    it 'compresses at :level (1, the fastest, by default): higher levels send less' do
+      rows = Array.new(60) { |i| %({"id":#{i},"user":"user#{i % 13}","text":"hello from #{i * 7919 % 1000}"}) }
+      text = "[#{rows.join(',')}]"
+      sizes = [{}, { level: 1 }, { level: 9 }].map do |settings|
+        reply = nil
+        with_connection('permessage-deflate', { compression: settings.empty? ? true : settings }) do |client, _ws|
+          client.send_frame(:text, deflate(text), rsv: DEFLATE_RSV1)
+          client.on_frame { |f| reply = f; done_later(0.05) }
+        end
+        expect(inflate(reply.payload).force_encoding('UTF-8')).to eq(text)
+        reply.payload.bytesize
+      end
+      expect(sizes[0]).to eq(sizes[1])
+      expect(sizes[2]).to be < sizes[1]
+    end
+
     it 'rejects bad :compression values naming the option' do
       [
         ['yes', /:compression must be true, false or a Hash/],
-        [{ level: 9 }, /:compression has unknown keys :level/],
+        [{ quality: 9 }, /:compression has unknown keys :quality/],
+        [{ level: 0 }, /:compression's :level must be an Integer from 1 to 9, got 0/],
         [{ server_max_window_bits: 7 }, /:compression's :server_max_window_bits must be an Integer from 8 to 15/],
         [{ client_max_window_bits: '10' }, /:client_max_window_bits/],
         [{ min_size: -1 }, /:compression's :min_size must be an Integer >= 0/],

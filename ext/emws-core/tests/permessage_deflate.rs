@@ -20,6 +20,7 @@ fn params() -> DeflateParams {
         server_max_window_bits: 15,
         client_max_window_bits: 15,
         min_size: 0,
+        level: DeflateConfig::default().level,
     }
 }
 
@@ -145,7 +146,7 @@ fn earlier_drafts_never_compress() {
 
 #[test]
 fn invalid_utf8_inside_compressed_text_is_1007() {
-    let bad = Compressor::new(15, true).compress(b"ok \xff\xfe");
+    let bad = Compressor::new(15, true, emws_core::deflate::DEFAULT_LEVEL).compress(b"ok \xff\xfe");
     let (result, _, _) = receive(&mut open(), &frame(FIN | RSV1 | 0x1, &bad));
     assert_eq!(result.unwrap_err().code(), 1007);
     // Binary is not checked.
@@ -159,7 +160,8 @@ fn invalid_utf8_inside_compressed_text_is_1007() {
 
 #[test]
 fn invalid_utf8_fails_at_the_fragment_that_inflates_it() {
-    let bad = Compressor::new(15, true).compress(&[b"x".repeat(100), b"\xff".to_vec()].concat());
+    let bad = Compressor::new(15, true, emws_core::deflate::DEFAULT_LEVEL)
+        .compress(&[b"x".repeat(100), b"\xff".to_vec()].concat());
     let mut p = open();
     let (result, _, _) = receive(&mut p, &frame(RSV1 | 0x1, &bad));
     assert_eq!(result.unwrap_err().code(), 1007);
@@ -175,8 +177,8 @@ fn corrupt_deflate_data_is_1007() {
 
 #[test]
 fn a_decompression_bomb_is_bounded_by_max_frame_size() {
-    // 64 MiB of zeros fit a 64 KiB frame; max_frame_size is 1 MiB.
-    let bomb = Compressor::new(15, true).compress(&vec![0; 64 << 20]);
+    // 64 MiB of zeros fit a 64 KiB frame at level 9; max_frame_size is 1 MiB.
+    let bomb = Compressor::new(15, true, 9).compress(&vec![0; 64 << 20]);
     assert!(bomb.len() < 100_000);
     let mut p = open_with(params(), 1 << 20);
     let (result, _, events) = receive(&mut p, &frame(FIN | RSV1 | 0x2, &bomb));
@@ -189,7 +191,8 @@ fn a_decompression_bomb_is_bounded_by_max_frame_size() {
     assert!(events.is_empty());
     // The same bound across fragments: the first inflates to about 600 KiB,
     // the second takes the message over the bound.
-    let data = Compressor::new(15, false).compress(&vec![0; 1200 << 10]);
+    let data = Compressor::new(15, false, emws_core::deflate::DEFAULT_LEVEL)
+        .compress(&vec![0; 1200 << 10]);
     let (first, second) = data.split_at(data.len() / 2);
     let mut p = open_with(params(), 1 << 20);
     let (result, _, _) = receive(&mut p, &frame(RSV1 | 0x2, first));
@@ -200,7 +203,7 @@ fn a_decompression_bomb_is_bounded_by_max_frame_size() {
 
 #[test]
 fn max_message_size_bounds_inflated_messages_too() {
-    let data = Compressor::new(15, true).compress(&[b'a'; 5000]);
+    let data = Compressor::new(15, true, emws_core::deflate::DEFAULT_LEVEL).compress(&[b'a'; 5000]);
     let mut p = Protocol::new(
         Draft::Draft07,
         Config {
@@ -215,7 +218,7 @@ fn max_message_size_bounds_inflated_messages_too() {
 
 #[test]
 fn client_context_takeover_is_kept_unless_agreed_otherwise() {
-    let mut client = Compressor::new(15, false);
+    let mut client = Compressor::new(15, false, emws_core::deflate::DEFAULT_LEVEL);
     let message = "a message that repeats, a message that repeats";
     let first = frame(FIN | RSV1 | 0x1, &client.compress(message.as_bytes()));
     let second = frame(FIN | RSV1 | 0x1, &client.compress(message.as_bytes()));

@@ -394,6 +394,8 @@ proptest! {
             client_max_window_bits: window_bits,
             // Empty messages go uncompressed: see the ignored test below.
             min_size: 1,
+            // Every level, across the window sizes.
+            level: window_bits % 9 + 1,
         };
         let config = Config { deflate: Some(params), ..Config::default() };
         let mut sender = Protocol::new(Draft::Draft07, config);
@@ -538,6 +540,7 @@ fn empty_compressed_message_after_another() {
         server_max_window_bits: 15,
         client_max_window_bits: 15,
         min_size: 0,
+        level: emws_core::DeflateConfig::default().level,
     };
     let config = Config {
         deflate: Some(params),

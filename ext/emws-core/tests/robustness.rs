@@ -53,7 +53,8 @@ impl Rng {
             // RSV1 whether or not it is the first frame of a message.
             let rsv1 = draft == Draft::Draft07 && self.below(3) == 0;
             if rsv1 {
-                payload = Compressor::new(15, true).compress(&payload);
+                payload =
+                    Compressor::new(15, true, emws_core::deflate::DEFAULT_LEVEL).compress(&payload);
             }
             stream.extend(self.frame(draft, &payload, rsv1));
         }
@@ -143,6 +144,7 @@ fn random_frames_in_random_pieces() {
                 server_max_window_bits: 15,
                 client_max_window_bits: 15,
                 min_size: 0,
+                level: emws_core::DeflateConfig::default().level,
             }),
         };
         let mut p = Protocol::new(draft, config);

@@ -55,6 +55,7 @@ pub fn run(data: &[u8]) {
             server_max_window_bits: 15,
             client_max_window_bits: window_bits,
             min_size: 0,
+            level: emws_core::DeflateConfig::default().level,
         }),
         ..Config::default()
     };

@@ -106,6 +106,7 @@ fn accept(offer: &Offer, config: &DeflateConfig) -> (DeflateParams, String) {
             None => MAX_WINDOW_BITS,
         },
         min_size: config.min_size,
+        level: config.level,
     };
     let mut response = String::from(NAME);
     if params.server_no_context_takeover {
@@ -155,6 +156,7 @@ mod tests {
             server_max_window_bits,
             client_max_window_bits,
             min_size: DeflateConfig::default().min_size,
+            level: DeflateConfig::default().level,
         }
     }
 

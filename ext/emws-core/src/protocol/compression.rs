@@ -19,6 +19,7 @@ impl Compression {
             compressor: Compressor::new(
                 params.server_max_window_bits,
                 params.server_no_context_takeover,
+                params.level,
             ),
             inflater: Inflater::new(
                 params.client_max_window_bits,

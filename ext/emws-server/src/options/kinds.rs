@@ -221,12 +221,13 @@ fn is_token(s: &str) -> bool {
 pub struct Compression;
 
 /// The settings `:compression => { ... }` may name.
-const COMPRESSION_KEYS: [&str; 5] = [
+const COMPRESSION_KEYS: [&str; 6] = [
     "server_no_context_takeover",
     "client_no_context_takeover",
     "server_max_window_bits",
     "client_max_window_bits",
     "min_size",
+    "level",
 ];
 
 impl Kind for Compression {
@@ -286,6 +287,13 @@ impl Kind for Compression {
             OptionValue::Int(i) => usize::try_from(*i).unwrap_or(usize::MAX),
             _ => defaults.min_size,
         })?;
+        let level = setting("level", "an Integer from 1 to 9", |v| {
+            matches!(v, OptionValue::Int(1..=9))
+        })
+        .map(|v| match v {
+            OptionValue::Int(i) => *i as u8,
+            _ => defaults.level,
+        })?;
         Ok(Some(DeflateConfig {
             server_no_context_takeover: flag(
                 "server_no_context_takeover",
@@ -304,6 +312,7 @@ impl Kind for Compression {
                 defaults.client_max_window_bits,
             )?,
             min_size,
+            level,
         }))
     }
 }

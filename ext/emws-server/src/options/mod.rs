@@ -98,7 +98,8 @@ server_options! {
     /// permessage-deflate (RFC 7692): `true`, or a Hash of
     /// `:server_no_context_takeover`, `:client_no_context_takeover`
     /// (true/false), `:server_max_window_bits`, `:client_max_window_bits`
-    /// (8-15), `:min_size` (bytes, default 64); see Compression below
+    /// (8-15), `:min_size` (bytes, default 64), `:level` (zlib's, 1-9,
+    /// default 1: the fastest); see Compression below
     compression: Compression = (None), shown "off";
     /// subprotocols in server preference order; the first one the client
     /// offers is chosen and answered (`handshake.protocol`)
@@ -267,9 +268,18 @@ mod tests {
             bad.1,
             OptionError::Message(":compression's :min_size must be an Integer >= 0, got -1".into())
         );
-        let unknown = compression(vec![(sym("level"), OptionValue::Int(9))]).unwrap_err();
+        let level = compression(vec![(sym("level"), OptionValue::Int(6))]).unwrap();
+        assert_eq!(level.compression.unwrap().level, 6);
+        let bad = compression(vec![(sym("level"), OptionValue::Int(0))]).unwrap_err();
+        assert_eq!(
+            bad.1,
+            OptionError::Message(
+                ":compression's :level must be an Integer from 1 to 9, got 0".into()
+            )
+        );
+        let unknown = compression(vec![(sym("quality"), OptionValue::Int(9))]).unwrap_err();
         assert!(
-            matches!(unknown.1, OptionError::Message(m) if m.starts_with(":compression has unknown keys :level"))
+            matches!(unknown.1, OptionError::Message(m) if m.starts_with(":compression has unknown keys :quality"))
         );
     }
 
