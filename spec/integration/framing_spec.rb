@@ -1,4 +1,7 @@
 require 'spec_helper'
+require 'tmpdir'
+require_relative '../support/tls_client'
+require_relative '../support/test_pki'
 
 module EMWSSpec
   # Where plain connections are framed (`:framing`): the CPU that reading,
@@ -27,9 +30,11 @@ module EMWSSpec
     end
 
     # CPU milliseconds the reactor thread and the core's workers spent while
-    # MESSAGES of 1 MiB were received by a server with `options`.
-    def cpu_while_receiving(options)
-      frame = Frames.encode(:text, MESSAGE, mask: "\0\0\0\0")
+    # MESSAGES of 1 MiB were received by a server with `options`; with
+    # `pki`, over wss://.
+    def cpu_while_receiving(options, pki: nil)
+      options = options.merge(secure: true, tls_options: pki.server_options) if pki
+      plain_frame = Frames.encode(:text, MESSAGE, mask: "\0\0\0\0")
       before = after = nil
       em_run(timeout: 20) do
         received = 0
@@ -40,10 +45,17 @@ module EMWSSpec
           end
         end
         thread, holder = in_thread do
-          client = BlockingClient.new(port, timeout: 15)
-          before = thread_cpu
-          MESSAGES.times { client.write(frame) }
-          reply = client.read_data_frame.payload
+          if pki
+            client = TLSClient.new(port, ca_file: pki.path('ca.pem'), timeout: 15).handshake
+            before = thread_cpu
+            MESSAGES.times { client.send_frame(:text, MESSAGE) }
+            reply = client.read_frame.payload
+          else
+            client = BlockingClient.new(port, timeout: 15)
+            before = thread_cpu
+            MESSAGES.times { client.write(plain_frame) }
+            reply = client.read_data_frame.payload
+          end
           after = thread_cpu
           reply
         end
@@ -55,6 +67,16 @@ module EMWSSpec
       { reactor: spent.call([Process.pid]), workers: spent.call(after.keys.select { |tid| worker?(tid) }) }
     end
 
+    # Where the work went with :reactor and with :pool (the other
+    # placements measured against the first).
+    def expect_placements(on_reactor, *on_pool)
+      on_pool.each do |pool|
+        expect(pool[:workers]).to be > 10
+        expect(pool[:workers]).to be > 4 * on_reactor[:workers]
+        expect(on_reactor[:reactor]).to be > pool[:reactor]
+      end
+    end
+
     def with_framing_env(value)
       saved = ENV.fetch('EMWS_FRAMING', nil)
       ENV['EMWS_FRAMING'] = value
@@ -64,15 +86,19 @@ module EMWSSpec
     end
 
     it 'frames on the reactor thread with :reactor and on the workers with :pool' do
-      on_reactor = cpu_while_receiving(framing: :reactor)
-      on_pool = cpu_while_receiving(framing: :pool)
+      on_reactor = cpu_while_receiving({ framing: :reactor })
+      on_pool = cpu_while_receiving({ framing: :pool })
       by_environment = with_framing_env('pool') { cpu_while_receiving({}) }
       # 48 MiB read, unmasked and checked as UTF-8: tens of milliseconds,
       # on the workers only when they frame.
-      [on_pool, by_environment].each do |pool|
-        expect(pool[:workers]).to be > 10
-        expect(pool[:workers]).to be > 4 * on_reactor[:workers]
-        expect(on_reactor[:reactor]).to be > pool[:reactor]
+      expect_placements(on_reactor, on_pool, by_environment)
+    end
+
+    it 'runs wss:// sessions, their decryption included, where :framing says' do
+      Dir.mktmpdir('emws-framing-tls') do |dir|
+        pki = TestPKI.new(dir)
+        expect_placements(cpu_while_receiving({ framing: :reactor }, pki: pki),
+                          cpu_while_receiving({ framing: :pool }, pki: pki))
       end
     end
 

@@ -144,11 +144,12 @@ impl Kind for RateLimitAction {
     }
 }
 
-/// Where plain connections are framed.
+/// Where connections are framed (and, for `wss://`, where their TLS
+/// sessions run).
 ///
 /// On the reactor thread a message reaches Ruby with no thread hand-off,
 /// which is what a small message on a few cores pays most for; on the pool,
-/// decompressing, unmasking and checking large messages runs beside the
+/// decompressing, unmasking, checking and encrypting run beside the
 /// application instead of taking turns with it. The measurements behind
 /// `:auto` are in docs/architecture.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

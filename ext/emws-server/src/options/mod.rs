@@ -160,11 +160,11 @@ server_options! {
     /// `:close` closes a connection over a limit with 1008 "Rate limit
     /// exceeded"; `:drop` drops its excess messages and keeps it open
     rate_limit_action: RateLimitAction = (RateLimitAction::Close), shown "`:close`";
-    /// where plain (`ws://`) connections are read, unmasked, checked and
-    /// written: `:reactor` (EventMachine's thread, beside the application),
-    /// `:pool` (the core's worker threads), or `:auto`: the pool when
-    /// `:compression` is on, else the reactor (see Where framing runs below);
-    /// `wss://` sessions are always framed on the pool
+    /// where connections are read, unmasked, checked and written (and
+    /// decrypted and encrypted): `:reactor` (EventMachine's thread, beside
+    /// the application), `:pool` (the core's worker threads), or `:auto`:
+    /// the pool when `:compression` is on, else the reactor (see Where
+    /// framing runs below)
     framing: Framing = (fallible Framing::from_environment()), shown "`:auto` (or `EMWS_FRAMING`)";
 }
 

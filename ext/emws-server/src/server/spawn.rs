@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::proxy_header;
@@ -26,12 +26,11 @@ const SERVICE_UNAVAILABLE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nToo many connections";
 
 /// Starts the task of an accepted connection (after its PROXY protocol
-/// header, with `proxy_protocol`). Where a plain connection's task runs is
-/// the server's `:framing`: on the reactor thread, its socket moved to that
-/// thread's epoll set, so that no thread stands between the socket and the
-/// Ruby code it feeds; or on the runtime's workers. A TLS session always
-/// runs on the workers, which run the handshake and the session's
-/// cryptography.
+/// header, with `proxy_protocol`). Where the task runs is the server's
+/// `:framing`: on the reactor thread, its socket moved to that thread's
+/// epoll set, so that no thread stands between the socket and the Ruby code
+/// it feeds; or on the runtime's workers, beside the application. A TLS
+/// session's handshake and cryptography run where its task does.
 pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>) {
     let _ = stream.set_nodelay(true);
     state.metrics.accepted.inc();
@@ -60,45 +59,64 @@ pub(super) fn spawn_connection(stream: TcpStream, peer: SocketAddr, state: &Arc<
 
 fn start(stream: TcpStream, peer: SocketAddr, state: &Arc<ServerState>, slot: ConnectionSlot) {
     let fd = stream.as_raw_fd();
-    match state.tls() {
-        None if state.config.frames_on_reactor() => {
-            let registered = stream
-                .into_std()
-                .ok()
-                .and_then(|std| state.bridge.io().register(std).ok());
-            // A socket the epoll set will not take (out of memory) is closed, unseen.
-            let Some(socket) = registered else {
-                return;
-            };
-            let handle = accepted(state, peer, fd, true);
-            let task = connection::run(socket, state.clone(), handle.clone());
-            local::spawn(state.bridge.executor(), CatchPanic::new(task, handle, slot));
+    let tls = state.tls();
+    if state.config.frames_on_reactor() {
+        let registered = stream
+            .into_std()
+            .ok()
+            .and_then(|std| state.bridge.io().register(std).ok());
+        // A socket the epoll set will not take (out of memory) is closed, unseen.
+        let Some(socket) = registered else {
+            return;
+        };
+        let handle = accepted(state, peer, fd, true);
+        let executor = state.bridge.executor();
+        match tls {
+            None => {
+                let task = connection::run(socket, state.clone(), handle.clone());
+                local::spawn(executor, CatchPanic::new(task, handle, slot));
+            }
+            Some(tls) => {
+                let task = serve_tls(tls, socket, state.clone(), handle.clone());
+                local::spawn(executor, CatchPanic::new(task, handle, slot));
+            }
         }
+        return;
+    }
+    let handle = accepted(state, peer, fd, false);
+    match tls {
         None => {
-            let handle = accepted(state, peer, fd, false);
             let task = connection::run(stream, state.clone(), handle.clone());
             tokio::spawn(CatchPanic::new(task, handle, slot));
         }
         Some(tls) => {
-            let handle = accepted(state, peer, fd, false);
-            let task_state = state.clone();
-            let task_handle = handle.clone();
-            let serve = async move {
-                // Here, after `Accepted` is queued, so that the reactor never
-                // waits for a TLS handshake; a failed one still goes through
-                // the connection's task, which reports the end to the Ruby side.
-                let stream = accept_tls(&tls, stream, &task_state).await;
-                if let Some(name) = stream.server_name() {
-                    task_state.bridge.push(Event::ServerName {
-                        id: task_handle.id,
-                        name: name.to_string(),
-                    });
-                }
-                connection::run(stream, task_state, task_handle).await;
-            };
-            tokio::spawn(CatchPanic::new(serve, handle, slot));
+            let task = serve_tls(tls, stream, state.clone(), handle.clone());
+            tokio::spawn(CatchPanic::new(task, handle, slot));
         }
     }
+}
+
+/// A TLS connection's task: the handshake, then the WebSocket connection on
+/// the session.
+async fn serve_tls<S>(
+    tls: TlsConfig,
+    stream: S,
+    state: Arc<ServerState>,
+    handle: Arc<ConnectionHandle>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // Here, after `Accepted` is queued, so that the reactor never waits for
+    // a TLS handshake; a failed one still goes through the connection's task,
+    // which reports the end to the Ruby side.
+    let stream = accept_tls(&tls, stream, &state).await;
+    if let Some(name) = stream.server_name() {
+        state.bridge.push(Event::ServerName {
+            id: handle.id,
+            name: name.to_string(),
+        });
+    }
+    connection::run(stream, state, handle).await;
 }
 
 /// The handle of a connection being started, registered for `stop`, and
@@ -141,7 +159,10 @@ fn refuse(stream: TcpStream, state: &Arc<ServerState>) {
 }
 
 /// The TLS handshake, bounded by the handshake timeout and cut short by `stop`.
-async fn accept_tls(tls: &TlsConfig, stream: TcpStream, state: &ServerState) -> TlsConn {
+async fn accept_tls<S>(tls: &TlsConfig, stream: S, state: &ServerState) -> TlsConn<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut shutdown = state.shutdown.subscribe();
     if *shutdown.borrow_and_update() {
         return TlsConn::Down;

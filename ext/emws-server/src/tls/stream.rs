@@ -17,14 +17,19 @@ use super::TlsConfig;
 /// A failed connection still goes through the connection task: its reads end
 /// and its writes fail, so the task ends as soon as the Ruby side has started
 /// it, and reports `Closed` (never opened, so no `onclose`) like any other.
-pub(crate) enum TlsConn {
-    Up(Box<TlsStream<TcpStream>>),
+/// `S` is the socket: a tokio `TcpStream` for a session on the workers, the
+/// reactor thread's own socket for one framed there.
+pub(crate) enum TlsConn<S = TcpStream> {
+    Up(Box<TlsStream<S>>),
     Down,
 }
 
 impl TlsConfig {
     /// Runs the TLS handshake on `stream`, for at most `timeout`.
-    pub(crate) async fn accept(&self, stream: TcpStream, timeout: Option<Duration>) -> TlsConn {
+    pub(crate) async fn accept<S>(&self, stream: S, timeout: Option<Duration>) -> TlsConn<S>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let handshake = TlsAcceptor::from(self.0.clone()).accept(stream);
         let result = match timeout {
             Some(timeout) => match tokio::time::timeout(timeout, handshake).await {
@@ -39,7 +44,7 @@ impl TlsConfig {
     }
 }
 
-impl TlsConn {
+impl<S> TlsConn<S> {
     /// The server name the client asked for (SNI), if it did.
     pub(crate) fn server_name(&self) -> Option<&str> {
         match self {
@@ -54,7 +59,7 @@ fn not_connected() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed")
 }
 
-impl AsyncRead for TlsConn {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsConn<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -68,7 +73,7 @@ impl AsyncRead for TlsConn {
     }
 }
 
-impl AsyncWrite for TlsConn {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsConn<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
