@@ -142,6 +142,10 @@ pub struct ConnectionHandle {
     max_frame_size: AtomicUsize,
     outbound_limit: usize,
     finished: AtomicBool,
+    /// The task reported `Opened` (em-websocket calls `onclose` only then).
+    /// Kept here, in the handle's padding, rather than in the task, whose
+    /// allocation it would make a size class larger.
+    opened: AtomicBool,
     /// A deferred send is waiting for its caller's `wake`.
     wake_owed: AtomicBool,
     /// A send would have passed `outbound_limit`: the connection was aborted.
@@ -194,6 +198,7 @@ impl ConnectionHandle {
             max_frame_size: AtomicUsize::new(UNSET),
             outbound_limit,
             finished: AtomicBool::new(false),
+            opened: AtomicBool::new(false),
             wake_owed: AtomicBool::new(false),
             limit_reached: AtomicBool::new(false),
             drain_threshold,
@@ -359,6 +364,16 @@ impl ConnectionHandle {
 
     pub fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
+    }
+
+    /// Notes that the task reported `Opened`.
+    pub(crate) fn set_opened(&self) {
+        self.opened.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the task reported `Opened`.
+    pub(crate) fn was_opened(&self) -> bool {
+        self.opened.load(Ordering::Relaxed)
     }
 
     /// The connection has ended: nothing more is queued or counted.
