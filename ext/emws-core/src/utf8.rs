@@ -17,7 +17,9 @@ pub struct InvalidUtf8;
 pub struct Utf8Validator {
     /// The start of a code point whose remaining bytes have not arrived yet.
     partial: [u8; 4],
-    partial_len: usize,
+    /// How many of `partial` are filled (at most 4; a byte, so that a
+    /// connection's protocol state stays small).
+    partial_len: u8,
 }
 
 impl Utf8Validator {
@@ -29,12 +31,14 @@ impl Utf8Validator {
     /// invalid, whatever may follow.
     pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
         if self.partial_len > 0 {
+            let filled = usize::from(self.partial_len);
             let width = sequence_width(self.partial[0]);
-            let take = (width - self.partial_len).min(input.len());
-            self.partial[self.partial_len..self.partial_len + take].copy_from_slice(&input[..take]);
-            self.partial_len += take;
+            let take = (width - filled).min(input.len());
+            self.partial[filled..filled + take].copy_from_slice(&input[..take]);
+            let filled = filled + take;
+            self.partial_len = filled as u8;
             input = &input[take..];
-            match str::from_utf8(&self.partial[..self.partial_len]) {
+            match str::from_utf8(&self.partial[..filled]) {
                 Ok(_) => self.partial_len = 0,
                 Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
                 // Still incomplete, so `input` is exhausted.
@@ -49,7 +53,7 @@ impl Utf8Validator {
                 // that is valid so far (at most 3 bytes).
                 let rest = &input[e.valid_up_to()..];
                 self.partial[..rest.len()].copy_from_slice(rest);
-                self.partial_len = rest.len();
+                self.partial_len = rest.len() as u8;
                 Ok(())
             }
         }

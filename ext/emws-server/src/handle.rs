@@ -142,13 +142,18 @@ pub struct ConnectionHandle {
     max_frame_size: AtomicUsize,
     outbound_limit: usize,
     finished: AtomicBool,
+    /// The task reported `Opened` (em-websocket calls `onclose` only then).
+    /// Kept here, in the handle's padding, rather than in the task, whose
+    /// allocation it would make a size class larger.
+    opened: AtomicBool,
     /// A deferred send is waiting for its caller's `wake`.
     wake_owed: AtomicBool,
     /// A send would have passed `outbound_limit`: the connection was aborted.
     limit_reached: AtomicBool,
     drain_threshold: usize,
-    /// What the task's panic said, for the Ruby side's `onerror`.
-    panic: Mutex<Option<String>>,
+    /// What the task's panic said, for the Ruby side's `onerror` (a boxed
+    /// `str`, not a `String`: the handle's allocation stays within 192 bytes).
+    panic: Mutex<Option<Box<str>>>,
     /// The task is polled on the reactor thread (`executor::local`).
     on_reactor: bool,
 }
@@ -193,6 +198,7 @@ impl ConnectionHandle {
             max_frame_size: AtomicUsize::new(UNSET),
             outbound_limit,
             finished: AtomicBool::new(false),
+            opened: AtomicBool::new(false),
             wake_owed: AtomicBool::new(false),
             limit_reached: AtomicBool::new(false),
             drain_threshold,
@@ -360,6 +366,16 @@ impl ConnectionHandle {
         self.finished.load(Ordering::Acquire)
     }
 
+    /// Notes that the task reported `Opened`.
+    pub(crate) fn set_opened(&self) {
+        self.opened.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the task reported `Opened`.
+    pub(crate) fn was_opened(&self) -> bool {
+        self.opened.load(Ordering::Relaxed)
+    }
+
     /// The connection has ended: nothing more is queued or counted.
     pub(crate) fn finish(&self) {
         self.finished.store(true, Ordering::Release);
@@ -378,11 +394,11 @@ impl ConnectionHandle {
 
     /// Keeps what a panic of the task said, for `onerror`.
     pub(crate) fn set_panic(&self, message: String) {
-        *lock(&self.panic) = Some(message);
+        *lock(&self.panic) = Some(message.into_boxed_str());
     }
 
     pub(crate) fn take_panic(&self) -> Option<String> {
-        lock(&self.panic).take()
+        lock(&self.panic).take().map(String::from)
     }
 
     fn enqueue_counted(&self, len: usize, command: Command, wake: bool) -> Sent {
@@ -567,6 +583,15 @@ mod tests {
         assert!(handle.take_drain());
         assert!(handle.drain_confirmed(), "empty when the Ruby side looks");
         assert!(!handle.take_drain(), "and not owed any more");
+    }
+
+    /// Every connection keeps one: idle memory per connection grows with it
+    /// (192 bytes, reference counts included, is one of mimalloc's sizes;
+    /// the next is 224).
+    #[test]
+    fn a_connection_handle_takes_at_most_192_bytes() {
+        let size = std::mem::size_of::<Arc<()>>() * 2 + std::mem::size_of::<ConnectionHandle>();
+        assert!(size <= 192, "a connection's handle takes {size} bytes");
     }
 
     #[test]

@@ -101,7 +101,11 @@ impl Header {
             n => u64::from(n),
         };
         let mask = match (layout, key_before) {
-            (Layout::Draft05, Some(key)) => Some(Mask { key, offset: pos }),
+            (Layout::Draft05, Some(key)) => Some(Mask {
+                key,
+                // The header so far: at most 14 bytes.
+                offset: pos as u8,
+            }),
             // Under drafts 01-06 this bit is RSV4, which em-websocket ignores.
             (Layout::Rfc6455, _) if b1 & 0x80 != 0 => {
                 let mut key = [0; 4];

@@ -5,14 +5,15 @@
 pub struct Mask {
     pub key: [u8; 4],
     /// How many masked bytes precede the payload: 0 under RFC 6455, the
-    /// header's length under drafts 05-06, whose key masks the header too.
-    pub offset: usize,
+    /// header's length under drafts 05-06, whose key masks the header too
+    /// (at most 14: a byte, so that a frame in progress stays small).
+    pub offset: u8,
 }
 
 impl Mask {
     /// Unmasks `buf`, which is the payload from byte `position` on.
     pub fn unmask(&self, buf: &mut [u8], position: usize) {
-        apply_mask(buf, self.key, self.offset + position);
+        apply_mask(buf, self.key, usize::from(self.offset) + position);
     }
 }
 

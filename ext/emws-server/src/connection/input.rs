@@ -130,7 +130,7 @@ where
                     .client_address(peer, headers.map(|(n, v)| (n.as_str(), v.as_str())))
             })
             .filter(|client| *client != peer);
-        self.report.opened = true;
+        self.report.handle.set_opened();
         self.awaiting_ruby += 1;
         server.bridge.push(Event::Opened {
             handle: self.report.handle.clone(),

@@ -121,7 +121,6 @@ where
             server,
             handle,
             close_info: None,
-            opened: false,
         },
         stream,
         inbuf: BytesMut::new(),

@@ -87,7 +87,7 @@ impl Outbox {
         }
     }
 
-    /// Writes as much as one `writev` takes, or flushes once everything is
+    /// Writes as much as one `write` (or `writev`) takes, or flushes once everything is
     /// written. Returns the number of bytes written.
     pub fn poll_write_to<W: AsyncWrite>(
         &mut self,
@@ -99,17 +99,32 @@ impl Outbox {
             self.unflushed = false;
             return Poll::Ready(Ok(0));
         }
-        self.seal_tail();
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let count = self.chunks.len().min(MAX_IOVECS);
-        for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
-            *slice = IoSlice::new(chunk);
-        }
-        let written = ready!(writer.poll_write_vectored(cx, &slices[..count]))?;
+        let written = if self.chunks.is_empty() {
+            // Only small pieces: written from the tail itself, so that no
+            // queue of chunks is allocated (an idle connection would keep it)
+            // and no `Bytes` is made of the tail.
+            ready!(writer.poll_write(cx, &self.tail))?
+        } else {
+            self.seal_tail();
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let count = self.chunks.len().min(MAX_IOVECS);
+            for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
+                *slice = IoSlice::new(chunk);
+            }
+            ready!(writer.poll_write_vectored(cx, &slices[..count]))?
+        };
         if written == 0 {
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
-        self.consume(written);
+        if self.chunks.is_empty() && written == self.tail.len() {
+            self.len -= written;
+            self.tail = Vec::new();
+        } else {
+            // The rest of a partly written tail waits as a chunk, so that
+            // it is not moved to the front of its buffer.
+            self.seal_tail();
+            self.consume(written);
+        }
         self.unflushed = true;
         Poll::Ready(Ok(written))
     }
@@ -126,9 +141,9 @@ impl Outbox {
                 written = 0;
             }
         }
-        // Give back a large buffer once it has drained: idle connections hold nothing.
-        if self.len == 0 && self.tail.capacity() > COALESCE_LIMIT * 4 {
-            self.tail = Vec::new();
+        // Give the queue back once it has drained: idle connections hold nothing.
+        if self.len == 0 {
+            self.chunks = VecDeque::new();
         }
     }
 }
@@ -163,5 +178,64 @@ mod tests {
         assert!(outbox.has_work(), "a flush is owed after writing");
         write(&mut outbox, &mut sink).await;
         assert!(!outbox.has_work());
+    }
+
+    /// Takes at most `limit` bytes per write.
+    struct Trickle {
+        limit: usize,
+        data: Vec<u8>,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = buf.len().min(self.limit);
+            self.data.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn partly_written_pieces_keep_their_order_and_a_drained_outbox_holds_nothing() {
+        let mut outbox = Outbox::default();
+        let mut sink = Trickle {
+            limit: 3,
+            data: Vec::new(),
+        };
+        outbox.push_slice(b"small frames");
+        std::future::poll_fn(|cx| outbox.poll_write_to(Pin::new(&mut sink), cx))
+            .await
+            .unwrap();
+        outbox.push_slice(b", then more");
+        let big = Bytes::from(vec![7u8; COALESCE_LIMIT + 1]);
+        outbox.push_bytes(big.clone());
+        sink.limit = 1000;
+        while !outbox.is_empty() {
+            std::future::poll_fn(|cx| outbox.poll_write_to(Pin::new(&mut sink), cx))
+                .await
+                .unwrap();
+        }
+        let mut expected = b"small frames, then more".to_vec();
+        expected.extend_from_slice(&big);
+        assert_eq!(sink.data, expected);
+        assert_eq!(outbox.chunks.capacity(), 0, "no queue kept");
+        assert_eq!(outbox.tail.capacity(), 0, "no buffer kept");
+
+        outbox.push_slice(b"a reply");
+        write(&mut outbox, &mut sink.data).await;
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.chunks.capacity(), 0, "small writes need no queue");
+        assert_eq!(outbox.tail.capacity(), 0);
     }
 }

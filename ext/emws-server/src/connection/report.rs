@@ -17,8 +17,6 @@ pub(super) struct ClosedReport {
     /// How the peer closed, once it has (boxed: most of a connection's life
     /// it is not known, and then holds nothing).
     pub(super) close_info: Option<Box<CloseInfo>>,
-    /// Whether `Opened` was reported: em-websocket calls `onclose` only then.
-    pub(super) opened: bool,
 }
 
 impl Drop for ClosedReport {
@@ -51,7 +49,7 @@ impl Drop for ClosedReport {
                 .close_info
                 .take()
                 .map_or_else(CloseInfo::abnormal, |info| *info),
-            opened: self.opened,
+            opened: self.handle.was_opened(),
         });
     }
 }

@@ -193,14 +193,15 @@ mod tests {
     }
 
     /// A plain connection's task is allocated as it is, by the reactor
-    /// thread's executor: idle memory per connection grows with it.
+    /// thread's executor: idle memory per connection grows with it (384
+    /// bytes is one of mimalloc's sizes; the next is 448).
     #[test]
-    fn a_plain_connection_task_takes_at_most_448_bytes() {
+    fn a_plain_connection_task_takes_at_most_384_bytes() {
         use crate::connection::{CatchPanic, Task};
         use crate::executor::io::LocalStream;
         use crate::server_state::ConnectionSlot;
         type Spawned = CatchPanic<Task<LocalStream>, ConnectionSlot>;
         let size = crate::executor::local::allocation_size::<Spawned>();
-        assert!(size <= 448, "a connection's task takes {size} bytes");
+        assert!(size <= 384, "a connection's task takes {size} bytes");
     }
 }
