@@ -31,8 +31,8 @@ require 'em-websocket-rs/start_server'
 # {EmWebSocketRs::Server} that `EM::WebSocket.run` returns, and the
 # process's figures ({EmWebSocketRs.stats}).
 #
-# The tokio runtime (it accepts, keeps the timers and serves TLS sessions)
-# uses one worker thread per core; `EMWS_WORKERS=n` in the environment, or
+# The tokio runtime (it accepts, keeps the timers and runs the connections
+# of servers framed on the pool) uses one worker thread per core; `EMWS_WORKERS=n` in the environment, or
 # `EmWebSocketRs::Native.worker_threads = n` before the first server
 # starts, changes that. The rest of `EmWebSocketRs::Native`, the compiled
 # extension, is internal.

@@ -13,9 +13,10 @@
 //! * [`metrics`]: what a server counts, as a Hash's figures or Prometheus text.
 //! * [`event`]: what the tasks report; [`bridge`]: their queue to the
 //!   reactor thread, and what else that thread runs for the servers.
-//! * [`executor`]: where tasks run: the runtime's workers (TLS sessions,
-//!   accept loops, timers) or the reactor thread itself (plain
-//!   connections, their sockets in an epoll set that thread watches).
+//! * [`executor`]: where tasks run: the runtime's workers (accept loops,
+//!   timers, the connections of servers framed on the pool) or the reactor
+//!   thread itself (the others, their sockets in an epoll set that thread
+//!   watches).
 
 pub mod bridge;
 mod connection;

@@ -4,9 +4,9 @@
 //! are queued without waking their connections' tasks; when the batch is done
 //! each of those tasks is woken once, and writes what piled up in one go. A
 //! broadcast to a thousand connections thus costs a thousand wakes per batch,
-//! not per message. A plain connection's task is polled on this thread, so
-//! its wake only queues it for the end of the dispatch; a TLS connection's
-//! task runs on the workers, and those wakes go to the runtime's wake relay
+//! not per message. A task on the reactor thread is polled on this thread,
+//! so its wake only queues it for the end of the dispatch; a task on the
+//! pool runs on the workers, and those wakes go to the runtime's wake relay
 //! in one hand-over. Sends from anywhere else (timers, other threads) wake at
 //! once.
 
@@ -57,7 +57,7 @@ impl Drop for Deferral {
 }
 
 /// Makes the wakes owed so far; the deferral goes on. A long batch calls
-/// this every so often, so that the workers' (TLS) connections write the
+/// this every so often, so that the pool's connections write the
 /// replies to its first messages while the rest are still being delivered.
 /// The reactor thread's own tasks are only queued by it and run at the end
 /// of the dispatch either way: written mid-batch, replies would leave in
