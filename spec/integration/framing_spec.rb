@@ -68,12 +68,14 @@ module EMWSSpec
     end
 
     # Where the work went with :reactor and with :pool (the other
-    # placements measured against the first).
+    # placements measured against the first): the workers framed only under
+    # :pool. (The reactor thread's own figures are not compared: creating
+    # and collecting 48 MiB of Strings happens there in both, and a garbage
+    # collection in one run and not the other outweighs the framing.)
     def expect_placements(on_reactor, *on_pool)
       on_pool.each do |pool|
         expect(pool[:workers]).to be > 10
         expect(pool[:workers]).to be > 4 * on_reactor[:workers]
-        expect(on_reactor[:reactor]).to be > pool[:reactor]
       end
     end
 
