@@ -198,7 +198,7 @@ where
         self.outbox.push_slice(ping.header.as_bytes());
         let metrics = &self.report.server.metrics;
         metrics.sent.count(MessageType::Control, 1, 0);
-        self.add_overhead(before, 0);
+        self.add_overhead(before);
         let deadline = self.report.server.config.ping_timeout().map(|t| now + t);
         self.on_demand().deadlines.ping = deadline;
     }

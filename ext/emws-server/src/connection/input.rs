@@ -110,7 +110,7 @@ where
         let config = &server.config;
         let before = self.outbox.len();
         self.outbox.push_slice(&accepted.response);
-        self.add_overhead(before, 0);
+        self.add_overhead(before);
         self.handshake_deadline = None;
         self.protocol = Some(Protocol::new(
             accepted.draft,

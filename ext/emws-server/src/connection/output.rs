@@ -67,10 +67,11 @@ where
         metrics.sent.count(MessageType::Control, 1, 0);
     }
 
-    /// Counts the bytes the task queued since the outbox held `before`, less
-    /// the `counted` ones the Ruby side has already added.
-    pub(super) fn add_overhead(&self, before: usize, counted: usize) {
-        let extra = (self.outbox.len() - before).saturating_sub(counted);
+    /// Counts the bytes the task queued itself (a control frame) since the
+    /// outbox held `before`; the application's sends are counted by
+    /// `SendCounts`.
+    pub(super) fn add_overhead(&self, before: usize) {
+        let extra = self.outbox.len() - before;
         if extra > 0 {
             self.report.handle.add_outbound(extra);
         }
@@ -96,7 +97,7 @@ where
         if self.outbox.len() > before {
             self.count_close_sent(code.filter(|_| codes));
         }
-        self.add_overhead(before, 0);
+        self.add_overhead(before);
         match state {
             State::Closing => self.close_within(timeout),
             State::Closed => self.close_when = CloseWhen::Written,

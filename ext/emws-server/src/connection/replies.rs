@@ -91,6 +91,6 @@ where
     fn write_replies(&mut self, replies: &[u8]) {
         let before = self.outbox.len();
         self.outbox.push_slice(replies);
-        self.add_overhead(before, 0);
+        self.add_overhead(before);
     }
 }
